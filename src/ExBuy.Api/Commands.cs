@@ -1,0 +1,89 @@
+using ExBuy.Api.Data;
+using ExBuy.Api.Data.Seeding;
+using Microsoft.EntityFrameworkCore;
+
+namespace ExBuy.Api;
+
+/// <summary>The verbs of the one executable (the original's manage.py): <c>migrate</c>, <c>seed</c>, <c>reset</c>, <c>warmup</c>.</summary>
+public static class ExBuyCommands
+{
+    private static readonly string[] Verbs = ["migrate", "seed", "reset", "warmup", "help"];
+
+    public static bool IsCommand(string[] args) =>
+        args.Length > 0 && (Verbs.Contains(args[0]) || args[0] is "--help" or "-h");
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        using var cts = new CancellationTokenSource();
+        Console.CancelKeyPress += (_, e) =>
+        {
+            e.Cancel = true;
+            cts.Cancel();
+        };
+        try
+        {
+            return args[0] switch
+            {
+                "migrate" => await MigrateAsync(cts.Token),
+                "seed" or "reset" or "warmup" => await SeedCommands.RunAsync(args, cts.Token),
+                _ => Help(),
+            };
+        }
+        catch (CommandException ex)
+        {
+            Console.Error.WriteLine($"exbuy {args[0]}: {ex.Message}");
+            return 2;
+        }
+    }
+
+    /// <summary>A host with the data layer only (no web server) for the command verbs.</summary>
+    public static IHost BuildDataHost()
+    {
+        var builder = Host.CreateApplicationBuilder();
+        builder.Logging.ClearProviders();
+        builder.Services.AddExBuyData(builder.Configuration);
+        return builder.Build();
+    }
+
+    private static async Task<int> MigrateAsync(CancellationToken ct)
+    {
+        using var host = BuildDataHost();
+        var options = host.Services.GetRequiredService<DatabaseOptions>();
+        try
+        {
+            await using var scope = host.Services.CreateAsyncScope();
+            var db = scope.ServiceProvider.GetRequiredService<ExBuyDb>();
+            var pending = (await db.Database.GetPendingMigrationsAsync(ct)).ToList();
+            await db.Database.MigrateAsync(ct);
+            Console.WriteLine(pending.Count == 0
+                ? $"exbuy migrate: {options.Describe()} is up to date."
+                : $"exbuy migrate: applied {string.Join(", ", pending)} to {options.Describe()}.");
+            return 0;
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            Console.Error.WriteLine(DatabaseStartup.Explain(options, ex));
+            return 1;
+        }
+    }
+
+    private static int Help()
+    {
+        Console.WriteLine("""
+            Usage: dotnet run --project src/ExBuy.Api [-- <command> [options]]
+
+              (no command)   migrate, seed an empty SQLite database (SEED_ON_EMPTY), and serve (http://127.0.0.1:8000)
+              migrate        apply database migrations and exit
+              seed           load generated data: --preset small|medium|large or --products N --orders N --reviews N
+                             [--batch-size N] [--random-seed N] [--reset]
+              reset          empty every table and restart the id sequences
+              warmup         a bounded pass over every read endpoint (--url URL, default http://127.0.0.1:8000)
+
+            The database comes from DB_ENGINE (sqlite|postgres), DB_PATH, DB_HOST, DB_PORT, DB_NAME, DB_USER, DB_PASSWORD.
+            """);
+        return 0;
+    }
+}
+
+/// <summary>A command's own error: printed as one line, exit code 2.</summary>
+public sealed class CommandException(string message) : Exception(message);

@@ -1,0 +1,61 @@
+using System.Text;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace ExBuy.Api.Common;
+
+/// <summary>DRF-style page (contract: Pagination).</summary>
+public sealed record Page<T>(long Count, string? Next, string? Previous, IReadOnlyList<T> Results);
+
+/// <summary><c>?page=</c> (1-based) and <c>?page_size=</c> (1..100, default 20), validated once per request.</summary>
+public readonly record struct PageRequest(int Number, int Size)
+{
+    public const int DefaultSize = 20;
+    public const int MaxSize = 100;
+
+    public int Offset => (Number - 1) * Size;
+
+    /// <summary>Parses paging from the query string, adding "page"/"page_size" errors to <paramref name="errors"/>.</summary>
+    public static PageRequest Parse(IQueryCollection query, ValidationErrors errors)
+    {
+        var number = QueryParsing.Int(query, "page", 1, 1, int.MaxValue, errors);
+        var size = QueryParsing.Int(query, "page_size", DefaultSize, 1, MaxSize, errors);
+        return new PageRequest(number, size);
+    }
+
+    /// <summary>A page past the last one is a 404; page 1 of an empty result is an empty page.</summary>
+    public bool IsPastEnd(long count) => Number > 1 && (long)Offset >= count;
+
+    public Page<T> ToPage<T>(HttpRequest request, long count, IReadOnlyList<T> results)
+    {
+        var hasNext = (long)Offset + results.Count < count;
+        return new Page<T>(
+            count,
+            hasNext ? Link(request, Number + 1) : null,
+            Number > 1 ? Link(request, Number - 1) : null,
+            results);
+    }
+
+    /// <summary>The 404 for a page past the end (DRF: "Invalid page.").</summary>
+    public static ProblemHttpResult PastEnd() =>
+        TypedResults.Problem("Invalid page: it is past the last page of results.", statusCode: 404, title: "Not Found");
+
+    /// <summary>An absolute URL to page <paramref name="page"/>, keeping the request's other query parameters.</summary>
+    private static string Link(HttpRequest request, int page)
+    {
+        var sb = new StringBuilder(128);
+        sb.Append(request.Scheme).Append("://").Append(request.Host.Value).Append(request.PathBase.Value)
+            .Append(request.Path.Value).Append("?page=").Append(page);
+        foreach (var (key, values) in request.Query)
+        {
+            if (key == "page")
+            {
+                continue;
+            }
+            foreach (var value in values)
+            {
+                sb.Append('&').Append(Uri.EscapeDataString(key)).Append('=').Append(Uri.EscapeDataString(value ?? ""));
+            }
+        }
+        return sb.ToString();
+    }
+}

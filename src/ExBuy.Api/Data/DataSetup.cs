@@ -1,0 +1,73 @@
+using System.Data.Common;
+using ExBuy.Api.Observability;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Diagnostics;
+using Npgsql;
+
+namespace ExBuy.Api.Data;
+
+public static class DataSetup
+{
+    /// <summary>
+    /// Registers the pooled <see cref="ExBuyDb"/> for the configured engine. PostgreSQL gets one
+    /// <see cref="NpgsqlDataSource"/> shared by EF and raw Npgsql (seeder COPY, health); SQLite gets WAL and a busy timeout.
+    /// </summary>
+    public static IServiceCollection AddExBuyData(this IServiceCollection services, IConfiguration configuration)
+    {
+        var options = DatabaseOptions.FromConfiguration(configuration);
+        services.AddSingleton(options);
+        services.AddHttpContextAccessor();
+        services.AddSingleton<QueryCountInterceptor>();
+
+        if (options.IsPostgres)
+        {
+            services.AddSingleton(_ => new NpgsqlDataSourceBuilder(options.PostgresConnectionString()).Build());
+            services.AddDbContextPool<ExBuyDb, PostgresExBuyDb>((sp, o) => ConfigurePostgres(
+                o, sp.GetRequiredService<NpgsqlDataSource>(), sp.GetRequiredService<QueryCountInterceptor>()));
+        }
+        else
+        {
+            services.AddDbContextPool<ExBuyDb, SqliteExBuyDb>((sp, o) => ConfigureSqlite(
+                o, options.SqliteConnectionString(), sp.GetRequiredService<QueryCountInterceptor>()));
+        }
+        return services;
+    }
+
+    public static void ConfigurePostgres(DbContextOptionsBuilder o, NpgsqlDataSource dataSource, params IInterceptor[] interceptors) =>
+        o.UseNpgsql(dataSource, npgsql => npgsql.MigrationsHistoryTable("__ef_migrations_history"))
+            .UseSnakeCaseNamingConvention()
+            .UseQueryTrackingBehavior(QueryTrackingBehavior.NoTracking)
+            .AddInterceptors(interceptors);
+
+    public static void ConfigureSqlite(DbContextOptionsBuilder o, string connectionString, params IInterceptor[] interceptors) =>
+        o.UseSqlite(connectionString, sqlite => sqlite.MigrationsHistoryTable("__ef_migrations_history"))
+            .UseSnakeCaseNamingConvention()
+            .UseQueryTrackingBehavior(QueryTrackingBehavior.NoTracking)
+            .AddInterceptors([.. interceptors, SqlitePragmas.Instance]);
+}
+
+/// <summary>
+/// Per-connection SQLite settings: WAL lets readers run beside the writer; synchronous=NORMAL is durable in WAL mode and
+/// avoids an fsync per commit; foreign keys are off by default in SQLite. The busy timeout is the connection string's
+/// Default Timeout (Microsoft.Data.Sqlite retries SQLITE_BUSY until then).
+/// </summary>
+internal sealed class SqlitePragmas : DbConnectionInterceptor
+{
+    public static readonly SqlitePragmas Instance = new();
+    private const string Sql = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;";
+
+    public override void ConnectionOpened(DbConnection connection, ConnectionEndEventData eventData) => Apply(connection);
+
+    public override Task ConnectionOpenedAsync(DbConnection connection, ConnectionEndEventData eventData, CancellationToken ct = default)
+    {
+        Apply(connection);
+        return Task.CompletedTask;
+    }
+
+    private static void Apply(DbConnection connection)
+    {
+        using var cmd = connection.CreateCommand();
+        cmd.CommandText = Sql;
+        cmd.ExecuteNonQuery();
+    }
+}

@@ -1,0 +1,137 @@
+using Microsoft.Data.Sqlite;
+using Npgsql;
+
+namespace ExBuy.Api.Data;
+
+/// <summary>
+/// Database settings, read from the same environment variables as the original (DB_ENGINE, DB_HOST, ...).
+/// Defaults live here; <see cref="Validate"/> says how to fix a bad value.
+/// </summary>
+public sealed class DatabaseOptions
+{
+    public const string Sqlite = "sqlite";
+    public const string Postgres = "postgres";
+
+    public string Engine { get; set; } = Sqlite;
+    public string Host { get; set; } = "localhost";
+    public int Port { get; set; } = 5432;
+    public string Name { get; set; } = "exbuy";
+    public string User { get; set; } = "postgres";
+    public string Password { get; set; } = "postgres";
+    public string Path { get; set; } = "exbuy.db";
+    public int PoolMax { get; set; } = 64;
+
+    /// <summary>Extra Npgsql connection-string keywords (e.g. "Max Auto Prepare=0;Multiplexing=true") for benchmarks.</summary>
+    public string? Options { get; set; }
+
+    public bool MigrateOnStart { get; set; } = true;
+
+    /// <summary>Seed preset to load when the database has no products; "none" turns it off.</summary>
+    public string SeedOnEmpty { get; set; } = "none";
+
+    public bool IsPostgres => Engine == Postgres;
+
+    public static DatabaseOptions FromConfiguration(IConfiguration c)
+    {
+        var o = new DatabaseOptions();
+        o.Engine = (c["DB_ENGINE"] ?? o.Engine).Trim().ToLowerInvariant() switch
+        {
+            "postgresql" or "pg" => Postgres,
+            var e => e,
+        };
+        o.Host = c["DB_HOST"] ?? o.Host;
+        o.Port = ParseInt(c, "DB_PORT", o.Port);
+        o.Name = c["DB_NAME"] ?? o.Name;
+        o.User = c["DB_USER"] ?? o.User;
+        o.Password = c["DB_PASSWORD"] ?? o.Password;
+        o.Path = c["DB_PATH"] ?? o.Path;
+        o.PoolMax = ParseInt(c, "DB_POOL_MAX", o.PoolMax);
+        o.Options = c["DB_OPTIONS"];
+        o.MigrateOnStart = ParseBool(c, "DB_MIGRATE", o.MigrateOnStart);
+        // The embedded default serves data at once on a fresh clone; PostgreSQL is seeded explicitly.
+        o.SeedOnEmpty = c["SEED_ON_EMPTY"] ?? (o.IsPostgres ? "none" : "small");
+        o.Validate();
+        return o;
+    }
+
+    public void Validate()
+    {
+        if (Engine is not (Sqlite or Postgres))
+        {
+            throw new InvalidOperationException($"DB_ENGINE='{Engine}' is not supported: use 'sqlite' (default) or 'postgres'.");
+        }
+        if (Port is < 1 or > 65535)
+        {
+            throw new InvalidOperationException($"DB_PORT={Port} is out of range: use 1..65535.");
+        }
+        if (PoolMax < 1)
+        {
+            throw new InvalidOperationException($"DB_POOL_MAX={PoolMax} must be at least 1.");
+        }
+    }
+
+    public string PostgresConnectionString()
+    {
+        var b = new NpgsqlConnectionStringBuilder(Options ?? "")
+        {
+            Host = Host,
+            Port = Port,
+            Database = Name,
+            Username = User,
+            Password = Password,
+            MaxPoolSize = PoolMax,
+            ApplicationName = "exbuy",
+        };
+        // Prepared statements for the hot queries and no DISCARD ALL per pooled open, unless DB_OPTIONS says otherwise.
+        if (!HasKeyword(Options, "Max Auto Prepare"))
+        {
+            b.MaxAutoPrepare = 64;
+        }
+        if (!HasKeyword(Options, "No Reset On Close"))
+        {
+            b.NoResetOnClose = true;
+        }
+        return b.ConnectionString;
+    }
+
+    public string SqliteConnectionString() => new SqliteConnectionStringBuilder
+    {
+        DataSource = Path,
+        Pooling = true,
+        // Busy timeout: writers wait for the lock instead of failing with "database is locked".
+        DefaultTimeout = 30,
+    }.ConnectionString;
+
+    /// <summary>What the start-up line and /api/info say about the database, without the password.</summary>
+    public string Describe() => IsPostgres ? $"postgres {User}@{Host}:{Port}/{Name}" : $"sqlite {System.IO.Path.GetFullPath(Path)}";
+
+    private static bool HasKeyword(string? options, string keyword) =>
+        options is not null && options.Contains(keyword, StringComparison.OrdinalIgnoreCase);
+
+    internal static int ParseInt(IConfiguration c, string key, int fallback)
+    {
+        var raw = c[key];
+        if (string.IsNullOrWhiteSpace(raw))
+        {
+            return fallback;
+        }
+        return int.TryParse(raw, out var v)
+            ? v
+            : throw new InvalidOperationException($"{key}='{raw}' is not a whole number.");
+    }
+
+    internal static bool ParseBool(IConfiguration c, string key, bool fallback)
+    {
+        var raw = c[key];
+        if (string.IsNullOrWhiteSpace(raw))
+        {
+            return fallback;
+        }
+        return raw.Trim().ToLowerInvariant() switch
+        {
+            "1" or "true" or "yes" or "on" => true,
+            "0" or "false" or "no" or "off" => false,
+            _ => throw new InvalidOperationException($"{key}='{raw}' is not a boolean: use true or false."),
+        };
+    }
+}

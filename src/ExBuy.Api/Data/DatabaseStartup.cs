@@ -1,0 +1,58 @@
+using ExBuy.Api.Data.Seeding;
+using Microsoft.Data.Sqlite;
+using Microsoft.EntityFrameworkCore;
+using Npgsql;
+
+namespace ExBuy.Api.Data;
+
+/// <summary>Start-up database work: migrate (DB_MIGRATE, default on) and seed an empty database (SEED_ON_EMPTY).</summary>
+public static class DatabaseStartup
+{
+    /// <summary>Returns false after printing one line that says what is wrong and how to fix it.</summary>
+    public static async Task<bool> PrepareAsync(IServiceProvider services, DatabaseOptions options, CancellationToken ct)
+    {
+        try
+        {
+            await using var scope = services.CreateAsyncScope();
+            var db = scope.ServiceProvider.GetRequiredService<ExBuyDb>();
+            if (options.MigrateOnStart)
+            {
+                await db.Database.MigrateAsync(ct);
+            }
+            else if (!await db.Database.CanConnectAsync(ct))
+            {
+                throw new InvalidOperationException("the database does not answer");
+            }
+            if (!string.Equals(options.SeedOnEmpty, "none", StringComparison.OrdinalIgnoreCase)
+                && !await db.Products.AnyAsync(ct))
+            {
+                var seed = SeedPresets.Resolve(options.SeedOnEmpty);
+                Console.WriteLine($"Database is empty: seeding preset '{options.SeedOnEmpty}' (SEED_ON_EMPTY=none turns this off) ...");
+                await Seeder.SeedAsync(services, seed, ct);
+            }
+            return true;
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            Console.Error.WriteLine(Explain(options, ex));
+            return false;
+        }
+    }
+
+    /// <summary>One line: which database, what failed, what to do.</summary>
+    public static string Explain(DatabaseOptions options, Exception ex)
+    {
+        var root = ex;
+        while (root.InnerException is not null && root is not (PostgresException or SqliteException))
+        {
+            root = root.InnerException;
+        }
+        var reason = root.Message.ReplaceLineEndings(" ").Trim();
+        var fix = options.IsPostgres
+            ? "Start PostgreSQL or set DB_HOST, DB_PORT, DB_NAME, DB_USER, DB_PASSWORD (DB_ENGINE=sqlite needs no server)."
+            : "Check DB_PATH (its folder must exist and be writable).";
+        return ex is NpgsqlException or SqliteException || root is NpgsqlException or SqliteException or System.Net.Sockets.SocketException
+            ? $"exbuy: cannot use the database ({options.Describe()}): {reason}. {fix}"
+            : $"exbuy: database start-up failed ({options.Describe()}): {reason}. {fix}";
+    }
+}

@@ -1,0 +1,54 @@
+using System.Runtime;
+using ExBuy.Api.Data;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.EntityFrameworkCore;
+
+namespace ExBuy.Api.Health;
+
+public static class HealthApi
+{
+    public static IEndpointRouteBuilder MapHealth(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("/api").WithTags("Health");
+        group.MapGet("/health", GetHealth).WithName("Health");
+        group.MapGet("/health/ready", GetReady).WithName("Ready");
+        group.MapGet("/info", GetInfo).WithName("Info");
+        return app;
+    }
+
+    private static readonly HealthResponse Ok = new("ok");
+
+    /// <summary>Touches no database (contract #1): the floor of what the stack can serve.</summary>
+    public static Ok<HealthResponse> GetHealth() => TypedResults.Ok(Ok);
+
+    public static async Task<Results<Ok<ReadyResponse>, JsonHttpResult<ReadyResponse>>> GetReady(ExBuyDb db, CancellationToken ct)
+    {
+        try
+        {
+            await db.Database.ExecuteSqlRawAsync("SELECT 1", ct);
+            return TypedResults.Ok(new ReadyResponse("ok", "ok"));
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            return TypedResults.Json(new ReadyResponse("unavailable", "unreachable"), statusCode: 503);
+        }
+    }
+
+    public static Ok<InfoResponse> GetInfo(DatabaseOptions db, ServerInfo server, IConfiguration config)
+    {
+        var assembly = typeof(HealthApi).Assembly.GetName();
+        return TypedResults.Ok(new InfoResponse(
+            Version: assembly.Version?.ToString(3) ?? "0.0.0",
+            Commit: config["EXBUY_COMMIT"] ?? "unknown",
+            Runtime: System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription,
+            DbEngine: db.Engine,
+            ServerMode: config["SERVER_MODE"] ?? "kestrel",
+            Workers: 1,
+            WorkerPid: Environment.ProcessId,
+            Gc: new GcInfo(GCSettings.IsServerGC, GCSettings.LatencyMode != GCLatencyMode.Batch,
+                GC.GetConfigurationVariables().TryGetValue("GCDynamicAdaptationMode", out var mode) ? Convert.ToInt32(mode) : 0),
+            DbPoolMax: db.IsPostgres ? db.PoolMax : 0,
+            StartedAt: server.StartedAt,
+            ProcessorCount: Environment.ProcessorCount));
+    }
+}

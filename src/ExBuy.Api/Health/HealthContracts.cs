@@ -1,0 +1,21 @@
+namespace ExBuy.Api.Health;
+
+public sealed record HealthResponse(string Status);
+
+public sealed record ReadyResponse(string Status, string Database);
+
+/// <summary>GET /api/info: what is answering, so every load-test result can record it (contract: Beyond the original).</summary>
+public sealed record InfoResponse(
+    string Version,
+    string Commit,
+    string Runtime,
+    string DbEngine,
+    string ServerMode,
+    int Workers,
+    int WorkerPid,
+    GcInfo Gc,
+    int DbPoolMax,
+    DateTime StartedAt,
+    int ProcessorCount);
+
+public sealed record GcInfo(bool Server, bool Concurrent, int DynamicAdaptation);

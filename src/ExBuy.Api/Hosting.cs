@@ -1,0 +1,94 @@
+using ExBuy.Api.Common;
+using ExBuy.Api.Data;
+using ExBuy.Api.Health;
+using ExBuy.Api.Inventory;
+using ExBuy.Api.Observability;
+using ExBuy.Api.Orders;
+using ExBuy.Api.Products;
+using ExBuy.Api.Reviews;
+using ExBuy.Api.Stats;
+using ExBuy.Api.Uploads;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http.Json;
+
+namespace ExBuy.Api;
+
+/// <summary>What Program.cs registers, maps and runs, named by concern.</summary>
+public static class Hosting
+{
+    public const string DefaultUrl = "http://127.0.0.1:8000";
+
+    /// <summary>JSON request bodies are small (bulk: 100 orders × 50 items); uploads raise the limit for their route.</summary>
+    public const long MaxJsonBodyBytes = 1024 * 1024;
+
+    public static WebApplicationBuilder AddExBuy(this WebApplicationBuilder builder)
+    {
+        builder.AddExBuyLogging();
+        if (string.IsNullOrEmpty(builder.Configuration["urls"]) && string.IsNullOrEmpty(builder.Configuration["http_ports"]))
+        {
+            builder.WebHost.UseUrls(DefaultUrl);
+        }
+        builder.WebHost.ConfigureKestrel(k =>
+        {
+            k.AddServerHeader = false;
+            k.Limits.MaxRequestBodySize = MaxJsonBodyBytes;
+        });
+
+        var services = builder.Services;
+        var debug = DatabaseOptions.ParseBool(builder.Configuration, "DEBUG", false);
+        services.AddExBuyData(builder.Configuration);
+        services.AddSingleton(UploadOptions.FromConfiguration(builder.Configuration));
+        services.AddSingleton(new ServerInfo(DateTime.UtcNow));
+        services.ConfigureHttpJsonOptions(o => ExBuyJsonContext.Configure(o.SerializerOptions));
+        // Malformed JSON and wrong types become BadHttpRequestException in every environment (it defaults to
+        // Development only), which ExBuyExceptionHandler turns into a 400 naming the field (CONVENTIONS §5).
+        services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
+        services.AddProblemDetails(o => o.CustomizeProblemDetails = ctx =>
+        {
+            ctx.ProblemDetails.Instance ??= ctx.HttpContext.Request.Path;
+            if (debug && ctx.Exception is { } ex)
+            {
+                ctx.ProblemDetails.Extensions["exception"] = ex.ToString();
+            }
+        });
+        services.AddExceptionHandler<ExBuyExceptionHandler>();
+        return builder;
+    }
+
+    public static WebApplication UseExBuy(this WebApplication app)
+    {
+        app.UseExceptionHandler();
+        app.UseStatusCodePages();
+        app.UseQueryCount();
+
+        app.MapHealth();
+        app.MapProducts();
+        app.MapSearch();
+        app.MapReviews();
+        app.MapOrders();
+        app.MapInventory();
+        app.MapStats();
+        app.MapUploads();
+        return app;
+    }
+
+    /// <summary>Prepares the database (migrate, seed when empty), prints where it serves, and runs until stopped.</summary>
+    public static async Task<int> RunExBuyAsync(this WebApplication app)
+    {
+        var db = app.Services.GetRequiredService<DatabaseOptions>();
+        if (!await DatabaseStartup.PrepareAsync(app.Services, db, app.Lifetime.ApplicationStopping))
+        {
+            return 1;
+        }
+        await app.StartAsync();
+        var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses;
+        if (addresses is { Count: > 0 })
+        {
+            var url = addresses.First();
+            Console.WriteLine($"ExBuy is serving {url} ({db.Describe()}) — try {url}/api/products");
+        }
+        await app.WaitForShutdownAsync();
+        return 0;
+    }
+}

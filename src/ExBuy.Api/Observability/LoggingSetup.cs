@@ -1,0 +1,35 @@
+namespace ExBuy.Api.Observability;
+
+public static class LoggingSetup
+{
+    /// <summary>
+    /// LOG_LEVEL sets the app's level; DB_LOG_LEVEL=Debug prints every SQL statement (EF's command category, as the
+    /// original's django.db.backends). Framework request logs stay at Warning: one log line per request costs throughput.
+    /// </summary>
+    public static WebApplicationBuilder AddExBuyLogging(this WebApplicationBuilder builder)
+    {
+        var level = Parse(builder.Configuration["LOG_LEVEL"], LogLevel.Information, "LOG_LEVEL");
+        var dbLevel = Parse(builder.Configuration["DB_LOG_LEVEL"], LogLevel.Warning, "DB_LOG_LEVEL");
+        builder.Logging.SetMinimumLevel(level);
+        builder.Logging.AddFilter("Microsoft.AspNetCore", level <= LogLevel.Debug ? level : LogLevel.Warning);
+        builder.Logging.AddFilter("Microsoft.EntityFrameworkCore", dbLevel <= LogLevel.Debug ? LogLevel.Information : LogLevel.Warning);
+        // EF logs executed commands at Information: "Debug" on DB_LOG_LEVEL means "show me the SQL".
+        builder.Logging.AddFilter("Microsoft.EntityFrameworkCore.Database.Command",
+            dbLevel <= LogLevel.Debug ? LogLevel.Information : LogLevel.Warning);
+        builder.Logging.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Information);
+        return builder;
+    }
+
+    internal static LogLevel Parse(string? raw, LogLevel fallback, string name) => raw?.Trim().ToUpperInvariant() switch
+    {
+        null or "" => fallback,
+        "TRACE" => LogLevel.Trace,
+        "DEBUG" => LogLevel.Debug,
+        "INFO" or "INFORMATION" => LogLevel.Information,
+        "WARN" or "WARNING" => LogLevel.Warning,
+        "ERROR" => LogLevel.Error,
+        "CRITICAL" or "FATAL" => LogLevel.Critical,
+        "NONE" or "OFF" => LogLevel.None,
+        _ => throw new InvalidOperationException($"{name}='{raw}' is not a log level: use DEBUG, INFO, WARNING, ERROR or CRITICAL."),
+    };
+}

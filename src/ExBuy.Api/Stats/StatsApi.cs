@@ -1,0 +1,6 @@
+namespace ExBuy.Api.Stats;
+
+public static class StatsApi
+{
+    public static IEndpointRouteBuilder MapStats(this IEndpointRouteBuilder app) => app;
+}

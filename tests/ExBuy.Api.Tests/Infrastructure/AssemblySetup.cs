@@ -1,0 +1,3 @@
+using ExBuy.Api.Tests.Infrastructure;
+
+[assembly: AssemblyFixture(typeof(PostgresCluster))]

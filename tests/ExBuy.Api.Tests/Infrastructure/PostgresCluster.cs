@@ -1,0 +1,171 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using Npgsql;
+
+namespace ExBuy.Api.Tests.Infrastructure;
+
+/// <summary>
+/// A throwaway PostgreSQL cluster for the whole test run: a temp data dir, a free loopback port, fsync off. PostgreSQL
+/// refuses to run as root, so as root the server runs as the unprivileged user <c>nobody</c> (via runuser).
+/// Without server binaries the PostgreSQL tests skip with the reason — except under CI=true, where that is a failure.
+/// </summary>
+public sealed class PostgresCluster : IAsyncLifetime
+{
+    private const string RunAsUser = "nobody";
+    private string? _dataDir;
+    private string? _binDir;
+    private int _databases;
+
+    public int Port { get; private set; }
+    public string? UnavailableReason { get; private set; }
+
+    public static bool InCi => string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase);
+
+    public async ValueTask InitializeAsync()
+    {
+        _binDir = FindBinDir();
+        if (_binDir is null)
+        {
+            UnavailableReason = "PostgreSQL server binaries not found (looked in PG_BIN, /usr/lib/postgresql/*/bin, PATH): "
+                + "apt-get install -y postgresql, or set PG_BIN.";
+            return;
+        }
+        _dataDir = Path.Combine(Path.GetTempPath(), "exbuy-pg-" + Guid.NewGuid().ToString("N")[..12]);
+        Directory.CreateDirectory(_dataDir);
+        var asRoot = Environment.UserName == "root" || geteuid() == 0;
+        if (asRoot)
+        {
+            await RunAsync("chown", $"{RunAsUser} {_dataDir}");
+        }
+        Port = FreePort();
+        var pgData = Path.Combine(_dataDir, "data");
+        await RunPgAsync(asRoot, "initdb", $"-D {pgData} -U postgres --auth=trust --encoding=UTF8 --locale=C.UTF-8 --no-sync");
+        var opts = $"-p {Port} -k {_dataDir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off "
+            + "-c full_page_writes=off -c max_connections=300 -c shared_buffers=128MB";
+        await RunPgAsync(asRoot, "pg_ctl", $"-D {pgData} -l {Path.Combine(_dataDir, "server.log")} -o \"{opts}\" -w -t 60 start");
+    }
+
+    /// <summary>A connection string for a fresh database name; EF migrations create it.</summary>
+    public string NewDatabase(string prefix)
+    {
+        var n = Interlocked.Increment(ref _databases);
+        return $"exbuy_{prefix.ToLowerInvariant()}_{n}";
+    }
+
+    public string ConnectionString(string database) => new NpgsqlConnectionStringBuilder
+    {
+        Host = "127.0.0.1",
+        Port = Port,
+        Username = "postgres",
+        Database = database,
+        MaxPoolSize = 50,
+    }.ConnectionString;
+
+    /// <summary>Skips (locally) or fails (CI=true) a PostgreSQL test when no server could be started.</summary>
+    public void EnsureAvailable()
+    {
+        if (UnavailableReason is null)
+        {
+            return;
+        }
+        if (InCi)
+        {
+            throw new InvalidOperationException("CI=true requires PostgreSQL tests to run: " + UnavailableReason);
+        }
+        Assert.Skip(UnavailableReason);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_dataDir is null || _binDir is null || UnavailableReason is not null)
+        {
+            return;
+        }
+        try
+        {
+            var asRoot = Environment.UserName == "root" || geteuid() == 0;
+            await RunPgAsync(asRoot, "pg_ctl", $"-D {Path.Combine(_dataDir, "data")} -m immediate -w stop");
+        }
+        catch (Exception)
+        {
+            // Best effort: the temp dir goes either way.
+        }
+        try
+        {
+            Directory.Delete(_dataDir, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+    }
+
+    private async Task RunPgAsync(bool asRoot, string tool, string arguments)
+    {
+        var exe = Path.Combine(_binDir!, tool);
+        if (asRoot)
+        {
+            await RunAsync("runuser", $"-u {RunAsUser} -- {exe} {arguments}");
+        }
+        else
+        {
+            await RunAsync(exe, arguments);
+        }
+    }
+
+    private static async Task RunAsync(string file, string arguments)
+    {
+        var psi = new ProcessStartInfo(file, arguments)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = Path.GetTempPath(),
+        };
+        using var p = Process.Start(psi) ?? throw new InvalidOperationException($"could not start {file}");
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(120));
+        await p.WaitForExitAsync(timeout.Token);
+        if (p.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"{file} {arguments} failed ({p.ExitCode}): {await stderr} {await stdout}");
+        }
+    }
+
+    private static string? FindBinDir()
+    {
+        var env = Environment.GetEnvironmentVariable("PG_BIN");
+        if (!string.IsNullOrEmpty(env) && File.Exists(Path.Combine(env, "pg_ctl")))
+        {
+            return env;
+        }
+        if (Directory.Exists("/usr/lib/postgresql"))
+        {
+            var dir = Directory.GetDirectories("/usr/lib/postgresql")
+                .Select(d => Path.Combine(d, "bin"))
+                .Where(d => File.Exists(Path.Combine(d, "pg_ctl")))
+                .OrderByDescending(d => d, StringComparer.Ordinal)
+                .FirstOrDefault();
+            if (dir is not null)
+            {
+                return dir;
+            }
+        }
+        return (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':')
+            .FirstOrDefault(d => d.Length > 0 && File.Exists(Path.Combine(d, "pg_ctl")) && File.Exists(Path.Combine(d, "initdb")));
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc")]
+    private static extern uint geteuid();
+}

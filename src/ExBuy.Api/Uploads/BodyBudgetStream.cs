@@ -8,6 +8,7 @@ namespace ExBuy.Api.Uploads;
 internal sealed class BodyBudgetStream(Stream inner, long limit) : Stream
 {
     private long _read;
+    private Task<int>? _lastReadTask;
 
     public override bool CanRead => true;
     public override bool CanSeek => false;
@@ -24,8 +25,18 @@ internal sealed class BodyBudgetStream(Stream inner, long limit) : Stream
 
     public override int Read(Span<byte> buffer) => Count(inner.Read(buffer));
 
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+    // MultipartReader's buffered stream reads through this overload; reuse the last Task when the count repeats (as
+    // MemoryStream does), so reads that complete synchronously cost no allocation.
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
+    {
+        var read = ReadAsync(buffer.AsMemory(offset, count), cancellationToken);
+        if (!read.IsCompletedSuccessfully)
+        {
+            return read.AsTask();
+        }
+        var n = read.Result;
+        return _lastReadTask is { } last && last.Result == n ? last : _lastReadTask = Task.FromResult(n);
+    }
 
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
         Count(await inner.ReadAsync(buffer, cancellationToken));

@@ -31,7 +31,8 @@ internal static class UploadStorage
     private const int ReaderBufferSize = 16 * 1024;
     private const int CopyBufferSize = 64 * 1024;
 
-    public static long BodyLimit(UploadOptions options) => options.MaxBytes + MultipartOverheadBytes;
+    public static long BodyLimit(UploadOptions options) =>
+        options.MaxBytes > long.MaxValue - MultipartOverheadBytes ? long.MaxValue : options.MaxBytes + MultipartOverheadBytes;
 
     public static ProblemHttpResult TooLarge(UploadOptions options) => TypedResults.Problem(
         $"The file must be at most {options.MaxBytes.ToString(CultureInfo.InvariantCulture)} bytes (UPLOAD_MAX_BYTES).",

@@ -55,7 +55,9 @@ public sealed class ExBuyExceptionHandler(IProblemDetailsService problems, ILogg
                 return (413, "Payload Too Large", "The request body is larger than this endpoint accepts.", null);
             case BadHttpRequestException { StatusCode: 415 } bad:
                 return (415, "Unsupported Media Type", bad.Message, null);
-            case BadHttpRequestException bad when bad.Message.Contains("no body was provided", StringComparison.Ordinal):
+            // Inferred body: "... but no body was provided"; explicit [FromBody]: "... was not provided from body."
+            case BadHttpRequestException bad when bad.Message.Contains("no body was provided", StringComparison.Ordinal)
+                || bad.Message.Contains("was not provided from body", StringComparison.Ordinal):
                 return (400, "One or more validation errors occurred.", "A JSON request body is required.",
                     new Dictionary<string, string[]> { ["body"] = ["A JSON request body is required."] });
             case BadHttpRequestException bad:

@@ -10,7 +10,8 @@ public abstract class EngineTests(ExBuyApp app) : IAsyncLifetime
 
     protected ExBuyApp App => app;
 
-    protected HttpClient Client => _client ??= app.CreateClient();
+    /// <summary>No redirect handler: the API has no redirects, and that handler buffers every request body.</summary>
+    protected HttpClient Client => _client ??= app.CreateClient(new() { AllowAutoRedirect = false });
 
     protected bool IsPostgres => app.Engine == "postgres";
 

@@ -25,13 +25,17 @@ public abstract class ExBuyApp : WebApplicationFactory<Program>, IAsyncLifetime
     {
         // Host configuration is what the entry point's builder sees before it registers services
         // (ConfigureAppConfiguration would apply too late: dotnet/aspnetcore#37680).
-        var settings = new Dictionary<string, string?>(Settings())
+        var settings = new Dictionary<string, string?>
         {
             ["SEED_ON_EMPTY"] = "none",
             ["UPLOAD_DIR"] = _uploadDir,
             ["UPLOAD_MAX_BYTES"] = UploadMaxBytes.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["LOG_LEVEL"] = "WARNING",
         };
+        foreach (var (key, value) in Settings())
+        {
+            settings[key] = value;
+        }
         builder.ConfigureHostConfiguration(c => c.AddInMemoryCollection(settings));
         return base.CreateHost(builder);
     }

@@ -17,18 +17,18 @@ public static class ReviewsApi
 
     /// <summary>Contract #12: 201 + Review; an unknown or deleted product is a 400 on <c>product</c>.</summary>
     public static async Task<Results<Created<ReviewDto>, ValidationProblem>> CreateReview(
-        CreateReviewRequest? body, ExBuyDb db, CancellationToken ct)
+        CreateReviewRequest? request, ExBuyDb db, CancellationToken ct)
     {
-        if (body is null)
+        if (request is null)
         {
             return TypedResults.ValidationProblem(new ValidationErrors { { "body", "A JSON object is required." } });
         }
-        var errors = body.Validate();
+        var errors = request.Validate();
         if (!errors.IsValid)
         {
             return TypedResults.ValidationProblem(errors);
         }
-        var review = await ReviewQueries.CreateAsync(db, body, ct);
+        var review = await ReviewQueries.CreateAsync(db, request, ct);
         if (review is null)
         {
             return TypedResults.ValidationProblem(new ValidationErrors { { "product", "Unknown or deleted product." } });

@@ -12,7 +12,11 @@ public readonly record struct PageRequest(int Number, int Size)
     public const int DefaultSize = 20;
     public const int MaxSize = 100;
 
-    public int Offset => (Number - 1) * Size;
+    /// <summary>Rows to skip; only meaningful once <see cref="IsPastEnd"/> said the page exists (so it fits an int).</summary>
+    public int Offset => (int)LongOffset;
+
+    /// <summary>page=2147483647 with page_size=100 overflows an int: compare in long so it is a 404, not a wrap.</summary>
+    private long LongOffset => (long)(Number - 1) * Size;
 
     /// <summary>Parses paging from the query string, adding "page"/"page_size" errors to <paramref name="errors"/>.</summary>
     public static PageRequest Parse(IQueryCollection query, ValidationErrors errors)
@@ -23,11 +27,11 @@ public readonly record struct PageRequest(int Number, int Size)
     }
 
     /// <summary>A page past the last one is a 404; page 1 of an empty result is an empty page.</summary>
-    public bool IsPastEnd(long count) => Number > 1 && (long)Offset >= count;
+    public bool IsPastEnd(long count) => Number > 1 && LongOffset >= count;
 
     public Page<T> ToPage<T>(HttpRequest request, long count, IReadOnlyList<T> results)
     {
-        var hasNext = (long)Offset + results.Count < count;
+        var hasNext = LongOffset + results.Count < count;
         return new Page<T>(
             count,
             hasNext ? Link(request, Number + 1) : null,

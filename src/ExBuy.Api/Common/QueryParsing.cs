@@ -70,6 +70,13 @@ public static class QueryParsing
             errors.Add(name, $"Must be at most {MaxMoney.ToString(CultureInfo.InvariantCulture)}.");
             return null;
         }
+        if (decimal.Round(v, 2) != v)
+        {
+            // SQLite compares integer cents (the parameter is rounded), PostgreSQL the exact numeric: a third decimal
+            // would make max_price=10.005 include 10.01 on one engine only.
+            errors.Add(name, "Ensure that there are no more than 2 decimal places.");
+            return null;
+        }
         return v;
     }
 
@@ -82,6 +89,12 @@ public static class QueryParsing
         if (raw.Length > maxLength)
         {
             errors.Add(name, $"Ensure this value has at most {maxLength} characters (it has {raw.Length}).");
+            return null;
+        }
+        if (raw.Contains('\0'))
+        {
+            // PostgreSQL refuses NUL in text (22021), which would otherwise surface as a 500.
+            errors.Add(name, "Null characters are not allowed.");
             return null;
         }
         return raw;

@@ -1,3 +1,4 @@
+using ExBuy.Api.Common;
 using ExBuy.Api.Reviews;
 
 namespace ExBuy.Api.Products;
@@ -26,3 +27,55 @@ public sealed record ProductDetailDto(
     long ReviewCount,
     decimal? AvgRating,
     IReadOnlyList<ReviewDto> RecentReviews);
+
+/// <summary>
+/// Query of <c>GET /api/products</c> (contract #2). An empty <c>category</c> is no filter (django-filter skips empty
+/// values); <c>ordering</c> is one of <see cref="OrderingFields"/> with an optional <c>-</c>.
+/// </summary>
+public sealed record ProductListQuery(
+    string? Category,
+    decimal? MinPrice,
+    decimal? MaxPrice,
+    string OrderBy,
+    bool Descending,
+    PageRequest Page,
+    bool Optimize)
+{
+    public static readonly string[] OrderingFields = ["id", "name", "price", "stock", "created_at"];
+
+    public static ProductListQuery Parse(IQueryCollection query, ValidationErrors errors)
+    {
+        var category = QueryParsing.OptionalString(query, "category", int.MaxValue, errors);
+        var min = QueryParsing.OptionalMoney(query, "min_price", errors);
+        var max = QueryParsing.OptionalMoney(query, "max_price", errors);
+        var ordering = QueryParsing.OptionalString(query, "ordering", int.MaxValue, errors) ?? "id";
+        var descending = ordering.StartsWith('-');
+        var field = descending ? ordering[1..] : ordering;
+        if (!OrderingFields.Contains(field, StringComparer.Ordinal))
+        {
+            errors.Add("ordering", $"Must be one of {string.Join(", ", OrderingFields)}, optionally prefixed with '-'.");
+        }
+        var page = PageRequest.Parse(query, errors);
+        var optimize = QueryParsing.Flag(query, "optimize", errors);
+        return new ProductListQuery(NullIfEmpty(category), min, max, field, descending, page, optimize);
+    }
+
+    internal static string? NullIfEmpty(string? value) => string.IsNullOrEmpty(value) ? null : value;
+}
+
+/// <summary>Query of <c>GET /api/search/products</c> (contract #5); empty <c>q</c>/<c>category</c> = no filter.</summary>
+public sealed record ProductSearchQuery(string? Text, string? Category, bool? InStock, PageRequest Page, bool Optimize)
+{
+    public const int MaxTextLength = 100;
+
+    public static ProductSearchQuery Parse(IQueryCollection query, ValidationErrors errors)
+    {
+        var text = QueryParsing.OptionalString(query, "q", MaxTextLength, errors);
+        var category = QueryParsing.OptionalString(query, "category", int.MaxValue, errors);
+        var inStock = QueryParsing.OptionalFlag(query, "in_stock", errors);
+        var page = PageRequest.Parse(query, errors);
+        var optimize = QueryParsing.Flag(query, "optimize", errors);
+        return new ProductSearchQuery(
+            ProductListQuery.NullIfEmpty(text), ProductListQuery.NullIfEmpty(category), inStock, page, optimize);
+    }
+}

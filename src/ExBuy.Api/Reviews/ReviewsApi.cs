@@ -1,6 +1,58 @@
+using ExBuy.Api.Common;
+using ExBuy.Api.Data;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.EntityFrameworkCore;
+
 namespace ExBuy.Api.Reviews;
 
 public static class ReviewsApi
 {
-    public static IEndpointRouteBuilder MapReviews(this IEndpointRouteBuilder app) => app;
+    public static IEndpointRouteBuilder MapReviews(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("/api/reviews").WithTags("Reviews");
+        group.MapPost("", CreateReview).WithName("CreateReview");
+        group.MapGet("", ListReviews).WithName("ListReviews");
+        return app;
+    }
+
+    /// <summary>Contract #12: 201 + Review; an unknown or deleted product is a 400 on <c>product</c>.</summary>
+    public static async Task<Results<Created<ReviewDto>, ValidationProblem>> CreateReview(
+        CreateReviewRequest? request, ExBuyDb db, CancellationToken ct)
+    {
+        if (request is null)
+        {
+            return TypedResults.ValidationProblem(new ValidationErrors { { "body", "A JSON object is required." } });
+        }
+        var errors = request.Validate();
+        if (!errors.IsValid)
+        {
+            return TypedResults.ValidationProblem(errors);
+        }
+        var review = await ReviewQueries.CreateAsync(db, request, ct);
+        if (review is null)
+        {
+            return TypedResults.ValidationProblem(new ValidationErrors { { "product", "Unknown or deleted product." } });
+        }
+        return TypedResults.Created((string?)null, review);
+    }
+
+    /// <summary>Contract #13: reviews of live products, filtered, newest first, paginated.</summary>
+    public static async Task<Results<Ok<Page<ReviewDto>>, ValidationProblem, ProblemHttpResult>> ListReviews(
+        HttpRequest request, ExBuyDb db, CancellationToken ct)
+    {
+        var errors = new ValidationErrors();
+        var query = ReviewListQuery.Parse(request.Query, errors);
+        if (!errors.IsValid)
+        {
+            return TypedResults.ValidationProblem(errors);
+        }
+        var reviews = db.Visible().Filter(query);
+        var count = await reviews.LongCountAsync(ct);
+        if (query.Page.IsPastEnd(count))
+        {
+            return PageRequest.PastEnd();
+        }
+        var results = await ReviewQueries.PageAsync(db, reviews.NewestFirst(), query.Page, query.Optimize, ct);
+        return TypedResults.Ok(query.Page.ToPage(request, count, results));
+    }
 }

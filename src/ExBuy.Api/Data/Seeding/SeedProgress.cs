@@ -33,7 +33,7 @@ public sealed class SpectreSeedProgress(ProgressContext context) : ISeedProgress
         .HideCompleted(false)
         .Columns(
             new TaskDescriptionColumn { Alignment = Justify.Left },
-            new ProgressBarColumn(),
+            new ProgressBarColumn { Width = 24 },
             new PercentageColumn(),
             new RowsColumn(),
             new RowsPerSecondColumn(),
@@ -67,6 +67,8 @@ public sealed class SpectreSeedProgress(ProgressContext context) : ISeedProgress
 
     private sealed class RowsColumn : ProgressColumn
     {
+        protected override bool NoWrap => true;
+
         public override IRenderable Render(RenderOptions options, ProgressTask task, TimeSpan deltaTime) =>
             task.MaxValue > 1 || task.Value > 1
                 ? new Text(string.Create(CultureInfo.InvariantCulture, $"{task.Value,11:N0}/{task.MaxValue:N0}"))
@@ -75,6 +77,8 @@ public sealed class SpectreSeedProgress(ProgressContext context) : ISeedProgress
 
     private sealed class RowsPerSecondColumn : ProgressColumn
     {
+        protected override bool NoWrap => true;
+
         public override IRenderable Render(RenderOptions options, ProgressTask task, TimeSpan deltaTime)
         {
             var elapsed = task.ElapsedTime?.TotalSeconds ?? 0;

@@ -75,6 +75,7 @@ public static class ExBuyCommands
               (no command)   migrate, seed an empty SQLite database (SEED_ON_EMPTY), and serve (http://127.0.0.1:8000)
               migrate        apply database migrations and exit
             {SeedCommandLine.Usage}
+
             The database comes from DB_ENGINE (sqlite|postgres), DB_PATH, DB_HOST, DB_PORT, DB_NAME, DB_USER, DB_PASSWORD.
             Examples: seed --preset large --reset    seed --products 300 --orders 600 --reviews 900 --random-seed 7
             """);

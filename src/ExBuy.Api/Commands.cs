@@ -69,17 +69,15 @@ public static class ExBuyCommands
 
     private static int Help()
     {
-        Console.WriteLine("""
+        Console.WriteLine($"""
             Usage: dotnet run --project src/ExBuy.Api [-- <command> [options]]
 
               (no command)   migrate, seed an empty SQLite database (SEED_ON_EMPTY), and serve (http://127.0.0.1:8000)
               migrate        apply database migrations and exit
-              seed           load generated data: --preset small|medium|large or --products N --orders N --reviews N
-                             [--batch-size N] [--random-seed N] [--reset]
-              reset          empty every table and restart the id sequences
-              warmup         a bounded pass over every read endpoint (--url URL, default http://127.0.0.1:8000)
+            {SeedCommandLine.Usage}
 
             The database comes from DB_ENGINE (sqlite|postgres), DB_PATH, DB_HOST, DB_PORT, DB_NAME, DB_USER, DB_PASSWORD.
+            Examples: seed --preset large --reset    seed --products 300 --orders 600 --reviews 900 --random-seed 7
             """);
         return 0;
     }

@@ -28,7 +28,8 @@ public static class DatabaseStartup
             {
                 var seed = SeedPresets.Resolve(options.SeedOnEmpty);
                 Console.WriteLine($"Database is empty: seeding preset '{options.SeedOnEmpty}' (SEED_ON_EMPTY=none turns this off) ...");
-                await Seeder.SeedAsync(services, seed, ct);
+                var report = await Seeder.SeedAsync(services, seed, ct);
+                Console.WriteLine($"Seeded {report.Counts()} in {report.Elapsed.TotalSeconds:F1} s.");
             }
             return true;
         }

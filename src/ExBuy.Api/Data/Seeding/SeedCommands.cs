@@ -1,0 +1,165 @@
+using System.Net.Sockets;
+using Microsoft.Data.Sqlite;
+using Microsoft.EntityFrameworkCore;
+using Npgsql;
+using Spectre.Console;
+
+namespace ExBuy.Api.Data.Seeding;
+
+/// <summary>The <c>seed</c>, <c>reset</c> and <c>warmup</c> verbs: parse, run against the data host, print one clear line on failure.</summary>
+public static class SeedCommands
+{
+    /// <summary>Exit code after Ctrl-C (128 + SIGINT, as shells report it).</summary>
+    public const int Cancelled = 130;
+
+    public static async Task<int> RunAsync(string[] args, CancellationToken ct)
+    {
+        if (SeedCommandLine.WantsHelp(args))
+        {
+            Console.WriteLine("Usage: dotnet run --project src/ExBuy.Api -- <command> [options]\n\n" + SeedCommandLine.Usage);
+            return 0;
+        }
+        var rest = args.Skip(1).ToArray();
+        return args[0] switch
+        {
+            "seed" => await SeedAsync(SeedCommandLine.ParseSeed(rest), ct),
+            "reset" => await ResetAsync(rest, ct),
+            "warmup" => await WarmupAsync(SeedCommandLine.ParseWarmup(rest), ct),
+            _ => throw new CommandException($"unknown command '{args[0]}'."),
+        };
+    }
+
+    private static async Task<int> SeedAsync(SeedOptions options, CancellationToken ct)
+    {
+        using var host = BuildHost();
+        var database = host.Services.GetRequiredService<DatabaseOptions>();
+        var method = Seeder.ResolveMethod(database, options.Method);
+        Console.WriteLine($"exbuy seed: {options.Products:N0} products, {options.Orders:N0} orders, {options.Reviews:N0} reviews "
+            + $"into {database.Describe()} (method {method.ToString().ToLowerInvariant()}, random seed {options.RandomSeed}, "
+            + $"batch size {options.BatchSize}{(options.Reset ? ", reset" : "")})");
+        try
+        {
+            if (!await PrepareSchemaAsync(host.Services, database, ct))
+            {
+                return 1;
+            }
+            var report = Interactive()
+                ? await SpectreSeedProgress.RunAsync(progress => Seeder.SeedAsync(host.Services, options, progress, ct))
+                : await Seeder.SeedAsync(host.Services, options, new PlainSeedProgress(Console.Out), ct);
+            Console.WriteLine($"exbuy seed: loaded {report.Counts()} in {report.Elapsed.TotalSeconds:F1} s");
+            SeedSummary.Write(report, Console.Out);
+            return 0;
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            Console.Error.WriteLine("exbuy seed: cancelled. The load runs in one transaction and was rolled back: the database is as it was.");
+            return Cancelled;
+        }
+        catch (SeedFailedException ex)
+        {
+            Console.Error.WriteLine($"exbuy seed: {ex.Message} — rolled back, the database is as it was ({database.Describe()}). "
+                + "Re-run with --reset to replace what is there.");
+            return 1;
+        }
+        catch (Exception ex) when (IsDatabaseError(ex))
+        {
+            Console.Error.WriteLine(DatabaseStartup.Explain(database, ex));
+            return 1;
+        }
+    }
+
+    private static async Task<int> ResetAsync(string[] args, CancellationToken ct)
+    {
+        SeedCommandLine.ParseReset(args);
+        using var host = BuildHost();
+        var database = host.Services.GetRequiredService<DatabaseOptions>();
+        try
+        {
+            if (!await PrepareSchemaAsync(host.Services, database, ct))
+            {
+                return 1;
+            }
+            await Seeder.ResetAsync(host.Services, ct);
+            Console.WriteLine($"exbuy reset: emptied {string.Join(", ", SeedTables.Names)} in {database.Describe()}; ids restart at 1.");
+            return 0;
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            Console.Error.WriteLine("exbuy reset: cancelled; nothing was changed.");
+            return Cancelled;
+        }
+        catch (Exception ex) when (IsDatabaseError(ex))
+        {
+            Console.Error.WriteLine(DatabaseStartup.Explain(database, ex));
+            return 1;
+        }
+    }
+
+    private static async Task<int> WarmupAsync(WarmupOptions options, CancellationToken ct)
+    {
+        using var client = new HttpClient { BaseAddress = options.Url, Timeout = TimeSpan.FromSeconds(15) };
+        Console.WriteLine($"exbuy warmup: {options.Requests} requests to {options.Url} (optimize=false and true)");
+        try
+        {
+            var result = await Warmup.RunAsync(client, options.Requests, ct);
+            Warmup.WriteSummary(result, Console.Out);
+            if (result.ServerErrors + result.Failures > 0)
+            {
+                Console.Error.WriteLine($"exbuy warmup: {result.ServerErrors} server errors and {result.Failures} unanswered requests (see above).");
+                return 1;
+            }
+            return 0;
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            Console.Error.WriteLine("exbuy warmup: cancelled.");
+            return Cancelled;
+        }
+    }
+
+    /// <summary>The data host; a bad DB_* setting becomes one line (DatabaseOptions.Validate says how to fix it).</summary>
+    private static IHost BuildHost()
+    {
+        try
+        {
+            return ExBuyCommands.BuildDataHost();
+        }
+        catch (InvalidOperationException ex)
+        {
+            throw new CommandException(ex.Message);
+        }
+    }
+
+    /// <summary>Applies pending migrations (DB_MIGRATE, default on) so seed and reset work on a fresh database, as start-up does.</summary>
+    private static async Task<bool> PrepareSchemaAsync(IServiceProvider services, DatabaseOptions database, CancellationToken ct)
+    {
+        await using var scope = services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<ExBuyDb>();
+        if (database.MigrateOnStart)
+        {
+            await db.Database.MigrateAsync(ct);
+            return true;
+        }
+        if (!await db.Database.CanConnectAsync(ct))
+        {
+            Console.Error.WriteLine(DatabaseStartup.Explain(database, new InvalidOperationException("the database does not answer")));
+            return false;
+        }
+        return true;
+    }
+
+    private static bool IsDatabaseError(Exception ex)
+    {
+        for (var e = ex; e is not null; e = e.InnerException)
+        {
+            if (e is NpgsqlException or SqliteException or SocketException or TimeoutException)
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private static bool Interactive() =>
+        !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive && AnsiConsole.Profile.Capabilities.Ansi;
+}

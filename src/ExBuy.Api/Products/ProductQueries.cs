@@ -119,8 +119,8 @@ public static class ProductQueries
         return rows.ConvertAll(r => r.ToDto());
     }
 
-    public static Task<ProductDetailDto?> DetailAsync(ExBuyDb db, long id, bool optimize, CancellationToken ct) =>
-        optimize ? DetailOptimizedAsync(db, id, ct) : DetailNaiveAsync(db, id, ct);
+    public static Task<ProductDetailDto?> DetailAsync(ExBuyDb db, ProductDetailQuery query, long id, bool optimize, CancellationToken ct) =>
+        optimize ? DetailOptimizedAsync(db, query, id, ct) : DetailNaiveAsync(db, id, ct);
 
     /// <summary>
     /// Naive: the tracked product, its review count, its rating sum, its 10 newest reviews, then each review's product
@@ -143,26 +143,11 @@ public static class ProductQueries
     }
 
     /// <summary>
-    /// Optimized: one round trip — the product, its aggregates and its 10 newest reviews in one SELECT. The aggregates
-    /// filter on the id parameter, so they are uncorrelated and run once (PostgreSQL InitPlan, SQLite "SCALAR
-    /// SUBQUERY") instead of once per joined review row. The reviews go through the navigation (EF emits a
-    /// ROW_NUMBER() join; a LIMIT subquery would need APPLY/LATERAL, which SQLite lacks) with the same id filter
-    /// repeated inside, so SQLite searches the index for this product instead of numbering every review.
+    /// Optimized: one round trip — the product, its aggregates and its 10 newest reviews in one SELECT, through the
+    /// host's compiled query (<see cref="ProductDetailQuery"/>).
     /// </summary>
-    public static async Task<ProductDetailDto?> DetailOptimizedAsync(ExBuyDb db, long id, CancellationToken ct)
-    {
-        var row = await db.Live().AsNoTracking().Where(p => p.Id == id)
-            .Select(p => new DetailRow(
-                new ProductRow(p.Id, p.Name, p.Price, p.Stock, p.Category, p.CreatedAt, p.UpdatedAt,
-                    db.Reviews.Where(r => r.ProductId == id).LongCount(),
-                    db.Reviews.Where(r => r.ProductId == id).Sum(r => (long)r.Rating)),
-                p.Reviews.Where(r => r.ProductId == id)
-                    .OrderByDescending(r => r.CreatedAt).ThenByDescending(r => r.Id).Take(RecentReviews)
-                    .Select(r => new RecentReviewRow(r.Id, r.UserId, r.Rating, r.Body, r.CreatedAt))
-                    .ToList()))
-            .FirstOrDefaultAsync(ct);
-        return row?.ToDto();
-    }
+    public static async Task<ProductDetailDto?> DetailOptimizedAsync(ExBuyDb db, ProductDetailQuery query, long id, CancellationToken ct) =>
+        (await query.RunAsync(db, id, ct))?.ToDto();
 
     /// <summary>Soft delete (contract #15): one conditional UPDATE; false when the product is unknown or already deleted.</summary>
     public static async Task<bool> SoftDeleteAsync(ExBuyDb db, long id, CancellationToken ct)
@@ -187,7 +172,7 @@ public static class ProductQueries
     }
 
     /// <summary>A product as the optimized SQL returns it: its columns and the two aggregates, each computed once.</summary>
-    private sealed record ProductRow(
+    internal sealed record ProductRow(
         long Id, string Name, decimal Price, int Stock, string Category, DateTime CreatedAt, DateTime UpdatedAt,
         long ReviewCount, long RatingSum)
     {
@@ -195,9 +180,9 @@ public static class ProductQueries
             new(Id, Name, Price, Stock, Category, CreatedAt, UpdatedAt, ReviewCount, AverageRating(RatingSum, ReviewCount));
     }
 
-    private sealed record RecentReviewRow(long Id, long UserId, int Rating, string Body, DateTime CreatedAt);
+    internal sealed record RecentReviewRow(long Id, long UserId, int Rating, string Body, DateTime CreatedAt);
 
-    private sealed record DetailRow(ProductRow Product, List<RecentReviewRow> Recent)
+    internal sealed record DetailRow(ProductRow Product, List<RecentReviewRow> Recent)
     {
         public ProductDetailDto ToDto()
         {

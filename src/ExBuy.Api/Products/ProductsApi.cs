@@ -48,7 +48,7 @@ public static class ProductsApi
 
     /// <summary>Contract #3: ProductDetail with the 10 newest reviews.</summary>
     public static async Task<Results<Ok<ProductDetailDto>, ValidationProblem, NotFound>> GetProduct(
-        long id, HttpRequest request, ExBuyDb db, CancellationToken ct)
+        long id, HttpRequest request, ExBuyDb db, ProductDetailQuery detail, CancellationToken ct)
     {
         var errors = new ValidationErrors();
         var optimize = QueryParsing.Flag(request.Query, "optimize", errors);
@@ -56,7 +56,7 @@ public static class ProductsApi
         {
             return TypedResults.ValidationProblem(errors);
         }
-        var product = await ProductQueries.DetailAsync(db, id, optimize, ct);
+        var product = await ProductQueries.DetailAsync(db, detail, id, optimize, ct);
         return product is null ? TypedResults.NotFound() : TypedResults.Ok(product);
     }
 

@@ -20,8 +20,10 @@ namespace ExBuy.Api.Data;
 /// <item>Locking: every stock change is a conditional update (<c>stock &gt;= q</c>), so stock cannot go below 0 even
 /// without the CHECK constraint, and bumps <c>version</c> and <c>updated_at</c>, so the versioned reservation's
 /// compare-and-swap sees every other writer. On PostgreSQL, multi-row writers first lock their product rows with
-/// <c>SELECT ... ORDER BY id FOR UPDATE</c> (LockRows runs above the sort, so rows are locked in ascending id order):
-/// two transactions over the same products wait for each other instead of deadlocking. On SQLite every write
+/// <c>SELECT ... ORDER BY id FOR NO KEY UPDATE</c> (LockRows runs above the sort, so rows are locked in ascending id
+/// order): two transactions over the same products wait for each other instead of deadlocking. NO KEY UPDATE is the
+/// lock an UPDATE of non-key columns takes anyway; unlike FOR UPDATE it does not block the foreign-key checks
+/// (FOR KEY SHARE) of concurrent inserts that reference the product (reviews, other orders' items). On SQLite every write
 /// transaction holds the database write lock from its start (EF's BeginTransaction is Microsoft.Data.Sqlite's
 /// <c>BEGIN IMMEDIATE</c>), so writers are serialised and a deferred read→write upgrade can never fail with
 /// SQLITE_BUSY; waiting writers retry until the connection's busy timeout.</item>
@@ -57,7 +59,7 @@ public static class StockSql
                 FROM products
                 WHERE id = ANY(@ids) AND deleted_at IS NULL
                 ORDER BY id
-                FOR UPDATE
+                FOR NO KEY UPDATE
                 """,
                 PgArray("ids", sortedIds, NpgsqlDbType.Bigint)).ToListAsync(ct);
         }
@@ -218,7 +220,7 @@ public static class StockSql
                 SELECT p.id FROM products AS p
                 WHERE p.id IN (SELECT i.product_id FROM order_items AS i WHERE i.order_id = @order_id)
                 ORDER BY p.id
-                FOR UPDATE
+                FOR NO KEY UPDATE
                 """,
                 new NpgsqlParameter<long>("order_id", NpgsqlDbType.Bigint) { TypedValue = orderId }).ToListAsync(ct);
             parameters = [new NpgsqlParameter<long>("order_id", NpgsqlDbType.Bigint) { TypedValue = orderId }, PgNow(now)];

@@ -4,8 +4,8 @@
 # Starts a throwaway PostgreSQL cluster and the app (Release build) on 127.0.0.1 only, seeds rows directly with SQL,
 # drives POST /api/inventory/reserve with wrk (Lua script bench/reserve.lua) for each lock_type against a few hot
 # products, prints requests/s per lock_type and the ratio against optimistic from the same run, then times
-# POST /api/orders/bulk (100 orders × 5 items, and the 100 × 50 maximum) and GET /api/stats/top-products on
-# ~10K products / 50K orders inserted with generate_series. Every loop is bounded in count and time; what this script
+# GET /api/stats/top-products on 10K products / 50K orders inserted with generate_series (before any other order
+# exists), and POST /api/orders/bulk (100 orders × 5 items, and the 100 × 50 maximum). Every loop is bounded in count and time; what this script
 # starts it stops on exit (by PID / data directory), and its temp directory is removed.
 #
 # Knobs (environment):
@@ -78,6 +78,12 @@ URL="http://127.0.0.1:$APP_PORT"
 
 psql_q() { "$PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -d exbuy -v ON_ERROR_STOP=1 -qAtX "$@"; }
 
+summary() { # seconds, one per line → "min/median/p95 ms"
+  sort -n | awk '{ v[NR] = $1 * 1000 } END {
+    p95 = int(NR * 0.95 + 0.999); if (p95 < 1) p95 = 1; if (p95 > NR) p95 = NR;
+    printf "min %.1f ms, median %.1f ms, p95 %.1f ms (n=%d)", v[1], v[int((NR + 1) / 2)], v[p95], NR }'
+}
+
 # ---- PostgreSQL ------------------------------------------------------------------------------------------------------
 echo "== PostgreSQL: throwaway cluster on 127.0.0.1:$PG_PORT ($("$PG_BIN/postgres" --version))"
 mkdir -p "$WORK/pg"
@@ -141,50 +147,6 @@ done
 echo "   ratio vs optimistic (same run):" \
   "pessimistic $(awk -v a="${RPS[pessimistic]}" -v b="${RPS[optimistic]}" 'BEGIN { printf "%.2f", a / b }')," \
   "versioned $(awk -v a="${RPS[versioned]}" -v b="${RPS[optimistic]}" 'BEGIN { printf "%.2f", a / b }')"
-
-# ---- Bulk orders -----------------------------------------------------------------------------------------------------
-BULK_IDS=$(psql_q -c "INSERT INTO products (name, price, stock, category, version, created_at, updated_at)
-  SELECT 'bulk-' || g, 1.00 + g / 100.0, 100000000, 'bench-bulk', 0, now(), now() FROM generate_series(1, 50) AS g
-  RETURNING id" | grep -E '^[0-9]+$' | paste -sd, -)
-
-bulk_body() { # orders, items per order → JSON body (items distinct within an order: items ≤ 50 products)
-  awk -v n="$1" -v k="$2" -v ids="$BULK_IDS" 'BEGIN {
-    m = split(ids, id, ",");
-    printf "{\"orders\":[";
-    for (i = 0; i < n; i++) {
-      printf "%s{\"user_id\":%d,\"items\":[", (i ? "," : ""), 1 + i;
-      for (j = 0; j < k; j++) printf "%s{\"product_id\":%s,\"quantity\":%d}", (j ? "," : ""), id[(i + j) % m + 1], 1 + (i + j) % 3;
-      printf "]}";
-    }
-    printf "]}";
-  }'
-}
-
-summary() { # seconds, one per line → "min/median/p95 ms"
-  sort -n | awk '{ v[NR] = $1 * 1000 } END {
-    p95 = int(NR * 0.95 + 0.999); if (p95 < 1) p95 = 1; if (p95 > NR) p95 = NR;
-    printf "min %.1f ms, median %.1f ms, p95 %.1f ms (n=%d)", v[1], v[int((NR + 1) / 2)], v[p95], NR }'
-}
-
-time_bulk() { # orders, items
-  local body="$WORK/bulk-$1x$2.json" times="$WORK/times"
-  bulk_body "$1" "$2" >"$body"
-  : >"$times"
-  for i in $(seq 1 $((BULK_RUNS + 3))); do
-    read -r code secs < <(curl -sS -o "$WORK/resp" -D "$WORK/headers" --max-time 60 -w '%{http_code} %{time_total}\n' \
-      -H 'Content-Type: application/json' --data-binary @"$body" "$URL/api/orders/bulk")
-    [[ "$code" == "201" ]] || { head -c 500 "$WORK/resp"; die "bulk $1 × $2 answered $code"; }
-    if (( i > 3 )); then echo "$secs" >>"$times"; fi   # the first 3 are warm-up
-  done
-  local queries
-  queries=$(awk -F': ' 'tolower($1) == "x-query-count" { gsub("\r", "", $2); print $2 }' "$WORK/headers")
-  printf '   %3d orders × %2d items (%4d lines, %s KiB body, X-Query-Count %s): %s\n' "$1" "$2" $(( $1 * $2 )) \
-    $(( $(wc -c <"$body") / 1024 )) "$queries" "$(summary <"$times")"
-}
-
-echo "== Bulk orders: POST /api/orders/bulk, $BULK_RUNS timed runs each after 3 warm-up runs"
-time_bulk 100 5
-time_bulk 100 50
 
 # ---- Stats -----------------------------------------------------------------------------------------------------------
 echo "== Stats: inserting ~10K products / 50K orders with generate_series"
@@ -268,5 +230,44 @@ echo "   in-database execution (EXPLAIN ANALYZE, best of 5): endpoint query $(be
   "with count(DISTINCT order_id) $(best_ms distinct); grouped by (product_id, name) $(best_ms by-name)"
 echo "   plan of the endpoint query:"
 psql_q -c "EXPLAIN $(stats_sql endpoint)" | sed 's/^/     /'
+
+# ---- Bulk orders -----------------------------------------------------------------------------------------------------
+BULK_IDS=$(psql_q -c "INSERT INTO products (name, price, stock, category, version, created_at, updated_at)
+  SELECT 'bulk-' || g, 1.00 + g / 100.0, 100000000, 'bench-bulk', 0, now(), now() FROM generate_series(1, 50) AS g
+  RETURNING id" | grep -E '^[0-9]+$' | paste -sd, -)
+
+bulk_body() { # orders, items per order → JSON body (items distinct within an order: items ≤ 50 products)
+  awk -v n="$1" -v k="$2" -v ids="$BULK_IDS" 'BEGIN {
+    m = split(ids, id, ",");
+    printf "{\"orders\":[";
+    for (i = 0; i < n; i++) {
+      printf "%s{\"user_id\":%d,\"items\":[", (i ? "," : ""), 1 + i;
+      for (j = 0; j < k; j++) printf "%s{\"product_id\":%s,\"quantity\":%d}", (j ? "," : ""), id[(i + j) % m + 1], 1 + (i + j) % 3;
+      printf "]}";
+    }
+    printf "]}";
+  }'
+}
+
+
+time_bulk() { # orders, items
+  local body="$WORK/bulk-$1x$2.json" times="$WORK/times"
+  bulk_body "$1" "$2" >"$body"
+  : >"$times"
+  for i in $(seq 1 $((BULK_RUNS + 3))); do
+    read -r code secs < <(curl -sS -o "$WORK/resp" -D "$WORK/headers" --max-time 60 -w '%{http_code} %{time_total}\n' \
+      -H 'Content-Type: application/json' --data-binary @"$body" "$URL/api/orders/bulk")
+    [[ "$code" == "201" ]] || { head -c 500 "$WORK/resp"; die "bulk $1 × $2 answered $code"; }
+    if (( i > 3 )); then echo "$secs" >>"$times"; fi   # the first 3 are warm-up
+  done
+  local queries
+  queries=$(awk -F': ' 'tolower($1) == "x-query-count" { gsub("\r", "", $2); print $2 }' "$WORK/headers")
+  printf '   %3d orders × %2d items (%4d lines, %s KiB body, X-Query-Count %s): %s\n' "$1" "$2" $(( $1 * $2 )) \
+    $(( $(wc -c <"$body") / 1024 )) "$queries" "$(summary <"$times")"
+}
+
+echo "== Bulk orders: POST /api/orders/bulk, $BULK_RUNS timed runs each after 3 warm-up runs"
+time_bulk 100 5
+time_bulk 100 50
 
 echo "== Done (the cluster, the app and $WORK are removed on exit)"

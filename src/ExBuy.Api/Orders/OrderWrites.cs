@@ -170,11 +170,11 @@ public static class OrderWrites
     /// PATCH /api/orders/{id}: the transition itself is a conditional update (<c>... WHERE id = @id AND status =
     /// @from</c>), so of two concurrent requests on one order exactly one moves it from a given status: cancel + ship
     /// → one wins, the other re-reads the new status and gets 409; two cancels → the second sees "cancelled" and is a
-    /// no-op, so stock is put back once. Cancelling restocks in the same transaction.
+    /// no-op, so stock is put back once. Cancelling restocks in the same transaction. The decision is taken on an
+    /// unlocked read (the conditional update re-checks it), so no-ops and 409s never take a write lock.
     /// </summary>
     public static async Task<OrderOutcome> ChangeStatusAsync(ExBuyDb db, long id, string to, CancellationToken ct)
     {
-        await using var tx = await db.Database.BeginTransactionAsync(ct);
         var order = await OrderQueries.LoadOptimizedAsync(db, id, ct);
         if (order is null)
         {
@@ -193,17 +193,20 @@ public static class OrderWrites
             }
             var from = order.Status;
             var now = Clock.UtcNow();
-            var moved = await db.Orders
-                .Where(o => o.Id == id && o.Status == from)
-                .ExecuteUpdateAsync(s => s.SetProperty(o => o.Status, to).SetProperty(o => o.UpdatedAt, now), ct);
-            if (moved == 1)
+            await using (var tx = await db.Database.BeginTransactionAsync(ct))
             {
-                if (to == OrderStatus.Cancelled)
+                var moved = await db.Orders
+                    .Where(o => o.Id == id && o.Status == from)
+                    .ExecuteUpdateAsync(s => s.SetProperty(o => o.Status, to).SetProperty(o => o.UpdatedAt, now), ct);
+                if (moved == 1)
                 {
-                    await StockSql.RestockAsync(db, id, now, ct);
+                    if (to == OrderStatus.Cancelled)
+                    {
+                        await StockSql.RestockAsync(db, id, now, ct);
+                    }
+                    await tx.CommitAsync(ct);
+                    return new OrderOutcome.Done([order with { Status = to, UpdatedAt = now }]);
                 }
-                await tx.CommitAsync(ct);
-                return new OrderOutcome.Done([order with { Status = to, UpdatedAt = now }]);
             }
             // A concurrent request moved it first: decide again from the status that won.
             var current = await db.Orders.Where(o => o.Id == id)

@@ -321,6 +321,7 @@ public abstract class OrdersTests(ExBuyApp app) : EngineTests(app)
         var response = await Client.PatchJsonAsync($"/api/orders/{id}", """{"status":"paid"}""");
         var body = await response.ExpectAsync(HttpStatusCode.OK);
         Assert.Equal(before.GetRawText(), body.GetRawText());
+        Assert.Equal(1, response.QueryCount()); // one read, no write transaction
         Assert.Equal(10, await Arrange.StockAsync(App, product.Id));
     }
 
@@ -383,6 +384,7 @@ public abstract class OrdersTests(ExBuyApp app) : EngineTests(app)
         var response = await Client.PatchJsonAsync($"/api/orders/{id}", $$"""{"status":"{{to}}"}""");
         var problem = await response.ExpectProblemAsync(HttpStatusCode.Conflict);
         Assert.Contains(from, problem.GetProperty("detail").GetString());
+        Assert.Equal(1, response.QueryCount()); // decided on one read, no write transaction
 
         var after = await (await Client.GetAsync($"/api/orders/{id}", Ct)).ExpectAsync(HttpStatusCode.OK);
         Assert.Equal(before.GetRawText(), after.GetRawText());

@@ -76,7 +76,8 @@ APP_PORT=$(free_port)
 [[ "$PG_PORT" != "$APP_PORT" ]] || APP_PORT=$(free_port)
 URL="http://127.0.0.1:$APP_PORT"
 
-psql_q() { "$PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -d exbuy -v ON_ERROR_STOP=1 -qAtX "$@"; }
+# Every statement is bounded too (2 minutes).
+psql_q() { PGOPTIONS="-c statement_timeout=120000" "$PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -d exbuy -v ON_ERROR_STOP=1 -qAtX "$@"; }
 
 summary() { # seconds, one per line → "min/median/p95 ms"
   sort -n | awk '{ v[NR] = $1 * 1000 } END {

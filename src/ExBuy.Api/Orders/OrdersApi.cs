@@ -1,6 +1,97 @@
+using ExBuy.Api.Common;
+using ExBuy.Api.Data;
+using Microsoft.AspNetCore.Http.HttpResults;
+
 namespace ExBuy.Api.Orders;
 
 public static class OrdersApi
 {
-    public static IEndpointRouteBuilder MapOrders(this IEndpointRouteBuilder app) => app;
+    public static IEndpointRouteBuilder MapOrders(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("/api/orders").WithTags("Orders");
+        group.MapPost("/", CreateOrder).WithName("CreateOrder");
+        group.MapPost("/bulk", CreateOrdersBulk).WithName("CreateOrdersBulk");
+        group.MapGet("/{id:long:min(1)}", GetOrder).WithName("GetOrder");
+        group.MapPatch("/{id:long:min(1)}", UpdateOrderStatus).WithName("UpdateOrderStatus");
+        return app;
+    }
+
+    /// <summary>#6: 201 + Location + Order; unknown/deleted product → 400 at items[i].product_id; short stock → 409.</summary>
+    public static async Task<Results<Created<OrderDto>, ValidationProblem, ProblemHttpResult>> CreateOrder(
+        CreateOrderRequest? body, ExBuyDb db, CancellationToken ct)
+    {
+        var errors = body?.Validate() ?? BodyRequired();
+        if (!errors.IsValid)
+        {
+            return TypedResults.ValidationProblem(errors);
+        }
+        return await OrderWrites.PlaceAsync(db, [body!.ToLines()], bulk: false, ct) switch
+        {
+            OrderOutcome.Done { Orders: [var order] } => TypedResults.Created($"/api/orders/{order.Id}", order),
+            OrderOutcome.Invalid invalid => TypedResults.ValidationProblem(invalid.Errors),
+            var other => Conflict(other),
+        };
+    }
+
+    /// <summary>#9: 1..100 orders, all-or-nothing; 201 {"created": n, "orders": [...]} in request order.</summary>
+    public static async Task<Results<Created<BulkOrdersResponse>, ValidationProblem, ProblemHttpResult>> CreateOrdersBulk(
+        BulkOrdersRequest? body, ExBuyDb db, CancellationToken ct)
+    {
+        var errors = body?.Validate() ?? BodyRequired();
+        if (!errors.IsValid)
+        {
+            return TypedResults.ValidationProblem(errors);
+        }
+        var orders = body!.Orders!.Select(o => o!.ToLines()).ToArray();
+        return await OrderWrites.PlaceAsync(db, orders, bulk: true, ct) switch
+        {
+            OrderOutcome.Done done => TypedResults.Created((string?)null, new BulkOrdersResponse(done.Orders.Count, done.Orders)),
+            OrderOutcome.Invalid invalid => TypedResults.ValidationProblem(invalid.Errors),
+            var other => Conflict(other),
+        };
+    }
+
+    /// <summary>#7 (<i>optimize</i>): the naive path is N+1 (2 + items queries), the optimized path one query.</summary>
+    public static async Task<Results<Ok<OrderDto>, NotFound, ValidationProblem>> GetOrder(
+        long id, HttpRequest request, ExBuyDb db, CancellationToken ct)
+    {
+        var errors = new ValidationErrors();
+        var optimize = QueryParsing.Flag(request.Query, "optimize", errors);
+        if (!errors.IsValid)
+        {
+            return TypedResults.ValidationProblem(errors);
+        }
+        var order = optimize
+            ? await OrderQueries.LoadOptimizedAsync(db, id, ct)
+            : await OrderQueries.LoadNaiveAsync(db, id, ct);
+        return order is null ? TypedResults.NotFound() : TypedResults.Ok(order);
+    }
+
+    /// <summary>#8: forward transitions and pending|paid → cancelled; same status → 200 no-op; others → 409.</summary>
+    public static async Task<Results<Ok<OrderDto>, NotFound, ValidationProblem, ProblemHttpResult>> UpdateOrderStatus(
+        long id, UpdateOrderStatusRequest? body, ExBuyDb db, CancellationToken ct)
+    {
+        var errors = body?.Validate() ?? BodyRequired();
+        if (!errors.IsValid)
+        {
+            return TypedResults.ValidationProblem(errors);
+        }
+        return await OrderWrites.ChangeStatusAsync(db, id, body!.Status!, ct) switch
+        {
+            OrderOutcome.Done { Orders: [var order] } => TypedResults.Ok(order),
+            OrderOutcome.Missing => TypedResults.NotFound(),
+            var other => Conflict(other),
+        };
+    }
+
+    private static ValidationErrors BodyRequired()
+    {
+        var errors = new ValidationErrors();
+        errors.Add("body", "A JSON request body is required.");
+        return errors;
+    }
+
+    private static ProblemHttpResult Conflict(OrderOutcome outcome) => TypedResults.Problem(
+        outcome is OrderOutcome.Conflict c ? c.Detail : "The request conflicts with the current data.",
+        statusCode: 409, title: "Conflict");
 }

@@ -1,4 +1,4 @@
--- wrk script: GET <path prefix><random id in 1..MAX_ID><suffix>, from the environment (deterministic sequence).
+-- wrk script: GET <path prefix><random id in 1..MAX_ID><suffix> (MAX_ID=0: no id), from the environment (deterministic sequence).
 local prefix = os.getenv("WRK_PREFIX") or "/api/products/"
 local suffix = os.getenv("WRK_SUFFIX") or ""
 local max_id = tonumber(os.getenv("WRK_MAX_ID") or "1000")
@@ -6,6 +6,9 @@ local counter = 0
 math.randomseed(42)
 request = function()
   counter = counter + 1
+  if max_id == 0 then
+    return wrk.format("GET", prefix .. suffix)
+  end
   return wrk.format("GET", prefix .. math.random(1, max_id) .. suffix)
 end
 done = function(summary, latency, requests)

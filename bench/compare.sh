@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # ExBuy's optimized endpoints vs a bare raw-Npgsql handler running the same SQL (bench/rawhandler/raw.cs), side by side
 # in one run on one throwaway PostgreSQL. Prints requests/s per endpoint and the ratio ExBuy / raw.
-#   bench/compare.sh                 # default: 10K products, 100K reviews, 10 s per measurement, 2 rounds
+#   bench/compare.sh                 # default: 10K products, 100K reviews, 8 s per measurement, 4 rounds
 #   DURATION=5 ROUNDS=1 CONNECTIONS=32 bench/compare.sh
+#   ONLY=detail bench/compare.sh      # product detail only
 # Bounded: every wrk run lasts DURATION seconds; servers listen on 127.0.0.1 only and are stopped on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/lib/pg.sh
-DURATION=${DURATION:-10}; ROUNDS=${ROUNDS:-2}; CONNECTIONS=${CONNECTIONS:-32}
+DURATION=${DURATION:-8}; ROUNDS=${ROUNDS:-4}; CONNECTIONS=${CONNECTIONS:-32}
 PRODUCTS=${PRODUCTS:-10000}; REVIEWS=${REVIEWS:-100000}
 command -v wrk >/dev/null || { echo "bench: wrk is required (apt-get install -y wrk)"; exit 1; }
 
@@ -34,7 +35,7 @@ INSERT INTO reviews (product_id, user_id, rating, body, created_at)
 SELECT 1 + (g * 7 % $PRODUCTS), 1 + g % 5000, 1 + g % 5, 'Review body number ' || g || ' with a few words of text.',
        date_trunc('milliseconds', now() - make_interval(secs => g))
 FROM generate_series(1, $REVIEWS) g;
-ANALYZE;
+VACUUM ANALYZE;
 SQL
 
 start() { # name port cmd...
@@ -61,14 +62,29 @@ run() { # port prefix suffix max_id -> rps line
 rps() { sed -n 's/.*rps=\([0-9.]*\).*/\1/p' <<<"$1"; }
 
 declare -A best
-measure() { # label port prefix suffix max_id
-  local line r
-  line=$(run "$2" "$3" "$4" "$5"); r=$(rps "$line")
+declare -A ratios
+measure() { # label port prefix suffix max_id -> sets LAST_RPS
+  local line
+  line=$(run "$2" "$3" "$4" "$5"); LAST_RPS=$(rps "$line")
   echo "  $1: $line"
   # A run with errors or non-2xx answers measured something else: stop rather than print a ratio of it.
   grep -q 'errors=0 non2xx=0' <<<"$line" || { echo "bench: $1 had errors or non-2xx responses"; exit 1; }
-  if [ -z "${best[$1]:-}" ] || awk "BEGIN{exit !($r > ${best[$1]})}"; then best[$1]=$r; fi
+  if [ -z "${best[$1]:-}" ] || awk "BEGIN{exit !($LAST_RPS > ${best[$1]})}"; then best[$1]=$LAST_RPS; fi
 }
+# One pair: baseline and ExBuy back to back, in alternating order from round to round (so drift on this shared
+# machine does not favour either side); the ratio of the pair is kept per round and the median reported.
+pair() { # name raw_port raw_prefix raw_suffix exbuy_prefix exbuy_suffix max_id round
+  local a b
+  if [ $(( $8 % 2 )) -eq 1 ]; then
+    measure "raw    $1" "$2" "$3" "$4" "$7"; a=$LAST_RPS
+    measure "exbuy  $1" 18001 "$5" "$6" "$7"; b=$LAST_RPS
+  else
+    measure "exbuy  $1" 18001 "$5" "$6" "$7"; b=$LAST_RPS
+    measure "raw    $1" "$2" "$3" "$4" "$7"; a=$LAST_RPS
+  fi
+  ratios[$1]="${ratios[$1]:-} $(awk "BEGIN{printf \"%.3f\", $b / $a}")"
+}
+median() { tr ' ' '\n' <<<"$1" | grep . | sort -n | awk '{v[NR]=$1} END{print (NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2)}'; }
 
 echo "bench: warm-up"
 for p in 18001 18002; do run $p /api/products/ "" "$PRODUCTS" 3 >/dev/null; run $p /api/health "" 0 2 >/dev/null; done
@@ -76,20 +92,20 @@ run 18001 /api/products/ "?optimize=true" "$PRODUCTS" 3 >/dev/null
 
 for round in $(seq 1 "$ROUNDS"); do
   echo "bench: round $round (wrk -t1 -c$CONNECTIONS -d${DURATION}s)"
-  measure "raw    health" 18002 /api/health "" 0
-  measure "exbuy  health" 18001 /api/health "" 0
-  measure "raw    product detail" 18002 /api/products/ "" "$PRODUCTS"
-  measure "exbuy  product detail optimize=true" 18001 /api/products/ "?optimize=true" "$PRODUCTS"
-  measure "exbuy  product detail optimize=false" 18001 /api/products/ "?optimize=false" "$PRODUCTS"
+  [ "${ONLY:-}" = detail ] || pair "health" 18002 /api/health "" /api/health "" 0 "$round"
+  pair "product detail" 18002 /api/products/ "" /api/products/ "?optimize=true" "$PRODUCTS" "$round"
+  [ "${ONLY:-}" = detail ] || measure "exbuy  product detail optimize=false" 18001 /api/products/ "?optimize=false" "$PRODUCTS"
 done
 
-ratio() { awk "BEGIN{printf \"%.2f\", $1 / $2}"; }
 echo
-echo "best of $ROUNDS rounds (requests/s), ratio against the raw handler:"
-printf '  %-40s %10s\n' "health raw" "${best[raw    health]}"
-printf '  %-40s %10s  %sx\n' "health exbuy" "${best[exbuy  health]}" "$(ratio "${best[exbuy  health]}" "${best[raw    health]}")"
-printf '  %-40s %10s\n' "product detail raw" "${best[raw    product detail]}"
-printf '  %-40s %10s  %sx\n' "product detail exbuy optimize=true" "${best[exbuy  product detail optimize=true]}" \
-  "$(ratio "${best[exbuy  product detail optimize=true]}" "${best[raw    product detail]}")"
-printf '  %-40s %10s  %sx\n' "product detail exbuy optimize=false" "${best[exbuy  product detail optimize=false]}" \
-  "$(ratio "${best[exbuy  product detail optimize=false]}" "${best[raw    product detail]}")"
+echo "ExBuy / raw handler, median of $ROUNDS rounds (per-round ratios; best requests/s of each side):"
+for name in "health" "product detail"; do
+  [ -n "${ratios[$name]:-}" ] || continue
+  printf '  %-16s %sx   (rounds:%s; raw %s, exbuy %s req/s)\n' "$name" "$(median "${ratios[$name]}")" "${ratios[$name]}" \
+    "${best[raw    $name]}" "${best[exbuy  $name]}"
+done
+if [ -n "${best[exbuy  product detail optimize=false]:-}" ]; then
+  printf '  %-16s %s req/s (optimize=false, the N+1 path: %sx of optimize=true)\n' "naive detail" \
+    "${best[exbuy  product detail optimize=false]}" \
+    "$(awk "BEGIN{printf \"%.2f\", ${best[exbuy  product detail optimize=false]} / ${best[exbuy  product detail]}}")"
+fi

@@ -60,28 +60,28 @@ static class RawSql
     // The SQL EF Core generates for ExBuy's optimized product detail (captured with DB_LOG_LEVEL=DEBUG), with the
     // parameter renamed: the baseline runs the same statement and differs only in what surrounds it.
     public const string ProductDetail = """
-        SELECT p0.id, p0.name, p0.price, p0.stock, p0.category, p0.created_at, p0.updated_at, p0.c, p0.c0, r3.id, r3.user_id, r3.rating, r3.body, r3.created_at
-        FROM (
-            SELECT p.id, p.name, p.price, p.stock, p.category, p.created_at, p.updated_at, (
-                SELECT count(*)
-                FROM reviews AS r
-                WHERE r.product_id = $1) AS c, (
-                SELECT COALESCE(sum(r0.rating::bigint), 0.0)::bigint
-                FROM reviews AS r0
-                WHERE r0.product_id = $1) AS c0
-            FROM products AS p
-            WHERE p.deleted_at IS NULL AND p.id = $1
-            LIMIT 1
-        ) AS p0
-        LEFT JOIN (
-            SELECT r2.id, r2.user_id, r2.rating, r2.body, r2.created_at, r2.product_id
+        SELECT p.id, p.name, p.price, p.stock, p.category, p.created_at, p.updated_at, (
+            SELECT count(*)
+            FROM reviews AS r1
+            WHERE r1.product_id = $1), (
+            SELECT COALESCE(sum(r2.rating::bigint), 0.0)::bigint
+            FROM reviews AS r2
+            WHERE r2.product_id = $1), s.id, s.user_id, s.rating, s.body, s.created_at
+        FROM products AS p
+        CROSS JOIN (
+            SELECT r0.id, r0.body, r0.created_at, r0.rating, r0.user_id
             FROM (
-                SELECT r1.id, r1.user_id, r1.rating, r1.body, r1.created_at, r1.product_id, ROW_NUMBER() OVER(PARTITION BY r1.product_id ORDER BY r1.created_at DESC, r1.id DESC) AS row
-                FROM reviews AS r1
-                WHERE r1.product_id = $1
-            ) AS r2
-            WHERE r2.row <= 10
-        ) AS r3 ON p0.id = r3.product_id
-        ORDER BY p0.id, r3.product_id, r3.created_at DESC, r3.id DESC
+                SELECT 1
+            ) AS e
+            LEFT JOIN (
+                SELECT r.id, r.body, r.created_at, r.rating, r.user_id
+                FROM reviews AS r
+                WHERE r.product_id = $1
+                ORDER BY r.created_at DESC, r.id DESC
+                LIMIT 10
+            ) AS r0 ON TRUE
+        ) AS s
+        WHERE p.deleted_at IS NULL AND p.id = $1
+        ORDER BY s.created_at DESC, s.id DESC
         """;
 }

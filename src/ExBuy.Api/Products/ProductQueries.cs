@@ -146,8 +146,8 @@ public static class ProductQueries
     /// Optimized: one round trip — the product, its aggregates and its 10 newest reviews in one SELECT, through the
     /// host's compiled query (<see cref="ProductDetailQuery"/>).
     /// </summary>
-    public static async Task<ProductDetailDto?> DetailOptimizedAsync(ExBuyDb db, ProductDetailQuery query, long id, CancellationToken ct) =>
-        (await query.RunAsync(db, id, ct))?.ToDto();
+    public static Task<ProductDetailDto?> DetailOptimizedAsync(ExBuyDb db, ProductDetailQuery query, long id, CancellationToken ct) =>
+        query.RunAsync(db, id, ct);
 
     /// <summary>Soft delete (contract #15): one conditional UPDATE; false when the product is unknown or already deleted.</summary>
     public static async Task<bool> SoftDeleteAsync(ExBuyDb db, long id, CancellationToken ct)
@@ -178,18 +178,5 @@ public static class ProductQueries
     {
         public ProductDto ToDto() =>
             new(Id, Name, Price, Stock, Category, CreatedAt, UpdatedAt, ReviewCount, AverageRating(RatingSum, ReviewCount));
-    }
-
-    internal sealed record RecentReviewRow(long Id, long UserId, int Rating, string Body, DateTime CreatedAt);
-
-    internal sealed record DetailRow(ProductRow Product, List<RecentReviewRow> Recent)
-    {
-        public ProductDetailDto ToDto()
-        {
-            var p = Product;
-            var reviews = Recent.ConvertAll(r => new ReviewDto(r.Id, p.Id, p.Name, r.UserId, r.Rating, r.Body, r.CreatedAt));
-            return new ProductDetailDto(p.Id, p.Name, p.Price, p.Stock, p.Category, p.CreatedAt, p.UpdatedAt,
-                p.ReviewCount, AverageRating(p.RatingSum, p.ReviewCount), reviews);
-        }
     }
 }

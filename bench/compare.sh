@@ -63,10 +63,19 @@ rps() { sed -n 's/.*rps=\([0-9.]*\).*/\1/p' <<<"$1"; }
 
 declare -A best
 declare -A ratios
+declare -A cpu_us
+# CPU seconds (user + system) the process listening on a port has used so far.
+cpu_of() { local pid; pid=$(ss -ltnpH "sport = :$1" | sed -n 's/.*pid=\([0-9]*\).*/\1/p' | head -1)
+  awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' "/proc/$pid/stat"; }
 measure() { # label port prefix suffix max_id -> sets LAST_RPS
-  local line
+  local line c0 c1 us
+  c0=$(cpu_of "$2")
   line=$(run "$2" "$3" "$4" "$5"); LAST_RPS=$(rps "$line")
-  echo "  $1: $line"
+  c1=$(cpu_of "$2")
+  # Server CPU per request: steadier than requests/s on a machine the server shares with PostgreSQL and wrk.
+  us=$(awk "BEGIN{printf \"%.0f\", ($c1 - $c0) * 1e6 / ($LAST_RPS * $DURATION)}")
+  cpu_us[$1]="${cpu_us[$1]:-} $us"
+  echo "  $1: $line cpu_us_per_req=$us"
   # A run with errors or non-2xx answers measured something else: stop rather than print a ratio of it.
   grep -q 'errors=0 non2xx=0' <<<"$line" || { echo "bench: $1 had errors or non-2xx responses"; exit 1; }
   if [ -z "${best[$1]:-}" ] || awk "BEGIN{exit !($LAST_RPS > ${best[$1]})}"; then best[$1]=$LAST_RPS; fi
@@ -103,6 +112,8 @@ for name in "health" "product detail"; do
   [ -n "${ratios[$name]:-}" ] || continue
   printf '  %-16s %sx   (rounds:%s; raw %s, exbuy %s req/s)\n' "$name" "$(median "${ratios[$name]}")" "${ratios[$name]}" \
     "${best[raw    $name]}" "${best[exbuy  $name]}"
+  printf '  %-16s server CPU per request, median: raw %s us, exbuy %s us\n' "" \
+    "$(median "${cpu_us[raw    $name]}")" "$(median "${cpu_us[exbuy  $name]}")"
 done
 if [ -n "${best[exbuy  product detail optimize=false]:-}" ]; then
   printf '  %-16s %s req/s (optimize=false, the N+1 path: %sx of optimize=true)\n' "naive detail" \

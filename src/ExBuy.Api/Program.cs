@@ -6,7 +6,7 @@ if (ExBuyCommands.IsCommand(args))
     return await ExBuyCommands.RunAsync(args);
 }
 
-var builder = WebApplication.CreateBuilder(args);
+var builder = WebApplication.CreateSlimBuilder(args);
 builder.AddExBuy();
 
 var app = builder.Build();

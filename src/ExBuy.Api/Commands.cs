@@ -20,6 +20,13 @@ public static class ExBuyCommands
             e.Cancel = true;
             cts.Cancel();
         };
+        // A container stop (SIGTERM) cancels the same way as Ctrl-C, so a seed says it rolled back instead of vanishing.
+        using var sigterm = System.Runtime.InteropServices.PosixSignalRegistration.Create(
+            System.Runtime.InteropServices.PosixSignal.SIGTERM, ctx =>
+            {
+                ctx.Cancel = true;
+                cts.Cancel();
+            });
         try
         {
             return args[0] switch

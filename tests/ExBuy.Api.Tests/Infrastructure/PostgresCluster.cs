@@ -33,7 +33,7 @@ public sealed class PostgresCluster : IAsyncLifetime
         }
         _dataDir = Path.Combine(Path.GetTempPath(), "exbuy-pg-" + Guid.NewGuid().ToString("N")[..12]);
         Directory.CreateDirectory(_dataDir);
-        var asRoot = Environment.UserName == "root" || geteuid() == 0;
+        var asRoot = IsRoot;
         if (asRoot)
         {
             await RunAsync("chown", $"{RunAsUser} {_dataDir}");
@@ -84,8 +84,7 @@ public sealed class PostgresCluster : IAsyncLifetime
         }
         try
         {
-            var asRoot = Environment.UserName == "root" || geteuid() == 0;
-            await RunPgAsync(asRoot, "pg_ctl", $"-D {Path.Combine(_dataDir, "data")} -m immediate -w stop");
+            await RunPgAsync(IsRoot, "pg_ctl", $"-D {Path.Combine(_dataDir, "data")} -m immediate -w stop");
         }
         catch (Exception)
         {
@@ -139,7 +138,7 @@ public sealed class PostgresCluster : IAsyncLifetime
     private static string? FindBinDir()
     {
         var env = Environment.GetEnvironmentVariable("PG_BIN");
-        if (!string.IsNullOrEmpty(env) && File.Exists(Path.Combine(env, "pg_ctl")))
+        if (!string.IsNullOrEmpty(env) && Exists(Path.Combine(env, "pg_ctl")))
         {
             return env;
         }
@@ -147,7 +146,7 @@ public sealed class PostgresCluster : IAsyncLifetime
         {
             var dir = Directory.GetDirectories("/usr/lib/postgresql")
                 .Select(d => Path.Combine(d, "bin"))
-                .Where(d => File.Exists(Path.Combine(d, "pg_ctl")))
+                .Where(d => Exists(Path.Combine(d, "pg_ctl")))
                 .OrderByDescending(d => d, StringComparer.Ordinal)
                 .FirstOrDefault();
             if (dir is not null)
@@ -156,8 +155,12 @@ public sealed class PostgresCluster : IAsyncLifetime
             }
         }
         return (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':')
-            .FirstOrDefault(d => d.Length > 0 && File.Exists(Path.Combine(d, "pg_ctl")) && File.Exists(Path.Combine(d, "initdb")));
+            .FirstOrDefault(d => d.Length > 0 && Exists(Path.Combine(d, "pg_ctl")) && Exists(Path.Combine(d, "initdb")));
     }
+
+    /// <summary>A file that exists, following symlinks to the end (File.Exists is true for a dangling link).</summary>
+    private static bool Exists(string path) =>
+        File.Exists(path) && (File.ResolveLinkTarget(path, returnFinalTarget: true) is not { } target || target.Exists);
 
     private static int FreePort()
     {
@@ -166,6 +169,6 @@ public sealed class PostgresCluster : IAsyncLifetime
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
-    [System.Runtime.InteropServices.DllImport("libc")]
-    private static extern uint geteuid();
+    /// <summary>On Unix .NET reads the user name from the effective uid (getpwuid(geteuid())).</summary>
+    private static bool IsRoot => Environment.UserName == "root";
 }

@@ -21,9 +21,10 @@ public static class DataSetup
 
         if (options.IsPostgres)
         {
+            NpgsqlCommandCounter.EnsureStarted();
             services.AddSingleton(_ => new NpgsqlDataSourceBuilder(options.PostgresConnectionString()).Build());
             services.AddDbContextPool<ExBuyDb, PostgresExBuyDb>((sp, o) => ConfigurePostgres(
-                o, sp.GetRequiredService<NpgsqlDataSource>(), sp.GetRequiredService<QueryCountInterceptor>()));
+                o, sp.GetRequiredService<NpgsqlDataSource>()));
         }
         else
         {

@@ -41,6 +41,11 @@ public static class ExBuyCommands
             Console.Error.WriteLine($"exbuy {args[0]}: {ex.Message}");
             return 2;
         }
+        catch (ConfigurationError ex)
+        {
+            Console.Error.WriteLine($"exbuy {args[0]}: {ex.Message}");
+            return 2;
+        }
     }
 
     /// <summary>A host with the data layer only (no web server) for the command verbs.</summary>

@@ -7,7 +7,15 @@ if (ExBuyCommands.IsCommand(args))
 }
 
 var builder = WebApplication.CreateSlimBuilder(args);
-builder.AddExBuy();
+try
+{
+    builder.AddExBuy();
+}
+catch (ConfigurationError ex)
+{
+    Console.Error.WriteLine($"exbuy: {ex.Message}");
+    return 2;
+}
 
 var app = builder.Build();
 app.UseExBuy();

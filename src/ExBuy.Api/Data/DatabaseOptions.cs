@@ -58,15 +58,15 @@ public sealed class DatabaseOptions
     {
         if (Engine is not (Sqlite or Postgres))
         {
-            throw new InvalidOperationException($"DB_ENGINE='{Engine}' is not supported: use 'sqlite' (default) or 'postgres'.");
+            throw new ConfigurationError($"DB_ENGINE='{Engine}' is not supported: use 'sqlite' (default) or 'postgres'.");
         }
         if (Port is < 1 or > 65535)
         {
-            throw new InvalidOperationException($"DB_PORT={Port} is out of range: use 1..65535.");
+            throw new ConfigurationError($"DB_PORT={Port} is out of range: use 1..65535.");
         }
         if (PoolMax < 1)
         {
-            throw new InvalidOperationException($"DB_POOL_MAX={PoolMax} must be at least 1.");
+            throw new ConfigurationError($"DB_POOL_MAX={PoolMax} must be at least 1.");
         }
     }
 
@@ -117,7 +117,7 @@ public sealed class DatabaseOptions
         }
         return int.TryParse(raw, out var v)
             ? v
-            : throw new InvalidOperationException($"{key}='{raw}' is not a whole number.");
+            : throw new ConfigurationError($"{key}='{raw}' is not a whole number.");
     }
 
     internal static bool ParseBool(IConfiguration c, string key, bool fallback)
@@ -131,7 +131,7 @@ public sealed class DatabaseOptions
         {
             "1" or "true" or "yes" or "on" => true,
             "0" or "false" or "no" or "off" => false,
-            _ => throw new InvalidOperationException($"{key}='{raw}' is not a boolean: use true or false."),
+            _ => throw new ConfigurationError($"{key}='{raw}' is not a boolean: use true or false."),
         };
     }
 }

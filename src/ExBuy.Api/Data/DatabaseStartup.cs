@@ -48,7 +48,7 @@ public static class DatabaseStartup
         {
             root = root.InnerException;
         }
-        var reason = root.Message.ReplaceLineEndings(" ").Trim();
+        var reason = root.Message.ReplaceLineEndings(" ").Trim().TrimEnd('.');
         var fix = options.IsPostgres
             ? "Start PostgreSQL or set DB_HOST, DB_PORT, DB_NAME, DB_USER, DB_PASSWORD (DB_ENGINE=sqlite needs no server)."
             : "Check DB_PATH (its folder must exist and be writable).";

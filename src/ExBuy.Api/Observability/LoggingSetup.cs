@@ -17,6 +17,10 @@ public static class LoggingSetup
         builder.Logging.AddFilter("Microsoft.EntityFrameworkCore.Database.Command",
             dbLevel <= LogLevel.Debug ? LogLevel.Information : LogLevel.Warning);
         builder.Logging.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Information);
+        // A refused connection is reported once, by the request's problem response or the start-up line
+        // (DatabaseStartup.Explain); EF's own connection error log would repeat it with a stack trace.
+        builder.Logging.AddFilter("Microsoft.EntityFrameworkCore.Database.Connection",
+            dbLevel <= LogLevel.Debug ? LogLevel.Information : LogLevel.None);
         // With this category enabled at any level, ASP.NET Core starts an Activity (W3C ids) and a log scope for every
         // request even when nothing is logged: measurable allocations on the hot path (bench/compare.sh). Request
         // logging comes back with LOG_LEVEL=DEBUG.
@@ -34,6 +38,6 @@ public static class LoggingSetup
         "ERROR" => LogLevel.Error,
         "CRITICAL" or "FATAL" => LogLevel.Critical,
         "NONE" or "OFF" => LogLevel.None,
-        _ => throw new InvalidOperationException($"{name}='{raw}' is not a log level: use DEBUG, INFO, WARNING, ERROR or CRITICAL."),
+        _ => throw new ConfigurationError($"{name}='{raw}' is not a log level: use DEBUG, INFO, WARNING, ERROR or CRITICAL."),
     };
 }

@@ -16,7 +16,7 @@ public sealed class UploadOptions
         {
             o.MaxBytes = long.TryParse(raw, out var v) && v > 0
                 ? v
-                : throw new InvalidOperationException($"UPLOAD_MAX_BYTES='{raw}' must be a positive whole number of bytes.");
+                : throw new ConfigurationError($"UPLOAD_MAX_BYTES='{raw}' must be a positive whole number of bytes.");
         }
         return o;
     }

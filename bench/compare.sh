@@ -12,10 +12,10 @@ DURATION=${DURATION:-8}; ROUNDS=${ROUNDS:-4}; CONNECTIONS=${CONNECTIONS:-32}
 PRODUCTS=${PRODUCTS:-10000}; REVIEWS=${REVIEWS:-100000}
 command -v wrk >/dev/null || { echo "bench: wrk is required (apt-get install -y wrk)"; exit 1; }
 
-pg_start
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; pg_stop; }
 trap cleanup EXIT
+pg_start
 
 echo "bench: building (Release)"
 dotnet build -c Release src/ExBuy.Api -v q -nologo >/dev/null

@@ -13,7 +13,7 @@
 #   CONNECTIONS=32   concurrent wrk connections (1..256)      THREADS=2   wrk threads (1..16)
 #   HOT=4            hot products the reservations contend on (1..100)
 #   BULK_RUNS=20     timed bulk requests per size (1..200)     STATS_RUNS=20  timed stats requests (1..200)
-#   PG_BIN=/usr/lib/postgresql/15/bin                          PG_DURABLE=0 (1 keeps fsync/synchronous_commit on)
+#   PG_BIN (default: newest /usr/lib/postgresql/*/bin)           PG_DURABLE=0 (1 keeps fsync/synchronous_commit on)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -23,7 +23,6 @@ THREADS=${THREADS:-2}
 HOT=${HOT:-4}
 BULK_RUNS=${BULK_RUNS:-20}
 STATS_RUNS=${STATS_RUNS:-20}
-PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 PG_DURABLE=${PG_DURABLE:-0}
 
 die() { echo "reserve.sh: $*" >&2; exit 1; }
@@ -36,17 +35,11 @@ in_range BULK_RUNS "$BULK_RUNS" 1 200
 in_range STATS_RUNS "$STATS_RUNS" 1 200
 (( THREADS <= CONNECTIONS )) || die "THREADS must not exceed CONNECTIONS"
 for tool in wrk curl dotnet awk; do command -v "$tool" >/dev/null || die "$tool is required (wrk: apt-get install -y wrk)"; done
-[[ -x "$PG_BIN/initdb" && -x "$PG_BIN/pg_ctl" && -x "$PG_BIN/psql" ]] || die "PostgreSQL binaries not found in PG_BIN=$PG_BIN"
+source "$ROOT/bench/lib/pg.sh"
 
 WORK=$(mktemp -d /tmp/exbuy-bench-XXXXXX)
 chmod 755 "$WORK"
 APP_PID=""
-PG_STARTED=""
-
-# PostgreSQL refuses to run as root: as root the server runs as the unprivileged user nobody (as the tests do).
-as_pg() {
-  if [[ $(id -u) -eq 0 ]]; then runuser -u nobody -- "$@"; else "$@"; fi
-}
 
 cleanup() {
   set +e
@@ -54,9 +47,7 @@ cleanup() {
     kill "$APP_PID" 2>/dev/null
     wait "$APP_PID" 2>/dev/null
   fi
-  if [[ -n "$PG_STARTED" ]]; then
-    as_pg "$PG_BIN/pg_ctl" -D "$WORK/pg/data" -m fast -w -t 30 stop >/dev/null 2>&1
-  fi
+  pg_stop
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -71,9 +62,7 @@ free_port() {
   die "no free port found"
 }
 
-PG_PORT=$(free_port)
 APP_PORT=$(free_port)
-[[ "$PG_PORT" != "$APP_PORT" ]] || APP_PORT=$(free_port)
 URL="http://127.0.0.1:$APP_PORT"
 
 # Every statement is bounded too (2 minutes).
@@ -86,17 +75,11 @@ summary() { # seconds, one per line → "min/median/p95 ms"
 }
 
 # ---- PostgreSQL ------------------------------------------------------------------------------------------------------
-echo "== PostgreSQL: throwaway cluster on 127.0.0.1:$PG_PORT ($("$PG_BIN/postgres" --version))"
-mkdir -p "$WORK/pg"
-if [[ $(id -u) -eq 0 ]]; then chown nobody "$WORK/pg"; fi
-as_pg "$PG_BIN/initdb" -D "$WORK/pg/data" -U postgres --auth=trust --encoding=UTF8 --locale=C.UTF-8 --no-sync >/dev/null
-durability="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-if [[ "$PG_DURABLE" == "1" ]]; then durability=""; fi
-as_pg "$PG_BIN/pg_ctl" -D "$WORK/pg/data" -l "$WORK/pg/server.log" -w -t 60 \
-  -o "-p $PG_PORT -k $WORK/pg -c listen_addresses=127.0.0.1 -c max_connections=200 -c shared_buffers=256MB $durability" \
-  start >/dev/null
-PG_STARTED=1
-"$PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -qAtX -c "CREATE DATABASE exbuy" >/dev/null
+echo "== PostgreSQL: throwaway cluster (bench/lib/pg.sh, fsync $([[ "$PG_DURABLE" == "1" ]] && echo on || echo off))"
+PG_FSYNC=$([[ "$PG_DURABLE" == "1" ]] && echo on || echo off) pg_start
+PG_PORT=$PGPORT
+[[ "$PG_PORT" != "$APP_PORT" ]] || { APP_PORT=$(free_port); URL="http://127.0.0.1:$APP_PORT"; }
+psql_run -d postgres -qAt -c "CREATE DATABASE exbuy" >/dev/null
 
 # ---- App -------------------------------------------------------------------------------------------------------------
 echo "== App: Release build on $URL"

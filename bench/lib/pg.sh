@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Source this: starts a throwaway PostgreSQL cluster on 127.0.0.1 (temp dir, free port) and stops it on exit.
-# As root the server runs as 'nobody' (PostgreSQL refuses root). Exports PGPORT and the DB_* variables ExBuy reads.
-# PG_FSYNC=on keeps durability on (default off: a benchmark target, not a store of record).
+# Source this, set a trap that calls pg_stop, then pg_start: a throwaway PostgreSQL cluster on 127.0.0.1 (temp dir,
+# free port), removed by pg_stop. As root the server runs as 'nobody' (PostgreSQL refuses root). Exports PGPORT and the
+# DB_* variables ExBuy reads. PG_FSYNC=on keeps durability on (default off: a benchmark target, not a store of record).
+# The shared bench/compare.sh, bench/reserve.sh and bench/seed.sh all start their server here.
 set -euo pipefail
 
 pg_bin() {
@@ -20,17 +21,17 @@ pg_start() {
   local run=()
   if [ "$(id -u)" -eq 0 ]; then chown nobody "$PG_DIR"; run=(runuser -u nobody --); fi
   PG_RUN=("${run[@]}")
+  chmod 755 "$PG_DIR"
   "${run[@]}" "$PG_BIN/initdb" -D "$PG_DIR/data" -U postgres --auth=trust --encoding=UTF8 --locale=C.UTF-8 --no-sync >/dev/null
   "${run[@]}" "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 60 \
     -o "-p $PGPORT -k $PG_DIR -c listen_addresses=127.0.0.1 -c fsync=${PG_FSYNC:-off} -c synchronous_commit=${PG_FSYNC:-off} -c full_page_writes=${PG_FSYNC:-off} -c max_connections=200 -c shared_buffers=512MB -c maintenance_work_mem=512MB -c max_wal_size=4GB" \
     start >/dev/null
-  trap pg_stop EXIT
   export PGPORT PGHOST=127.0.0.1 PGUSER=postgres
   export DB_ENGINE=postgres DB_HOST=127.0.0.1 DB_PORT=$PGPORT DB_USER=postgres DB_PASSWORD= DB_NAME=${DB_NAME:-exbuy}
   echo "bench: PostgreSQL $("$PG_BIN/postgres" --version | awk '{print $3}') on 127.0.0.1:$PGPORT (fsync=${PG_FSYNC:-off}, data in $PG_DIR)"
 }
 
-pg_stop() {
+pg_stop() { # safe to call before pg_start and more than once
   if [ -n "${PG_DIR:-}" ] && [ -d "$PG_DIR/data" ]; then
     "${PG_RUN[@]}" "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m fast -w stop >/dev/null 2>&1 || true
     rm -rf "$PG_DIR"

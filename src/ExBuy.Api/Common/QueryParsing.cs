@@ -1,4 +1,5 @@
 using System.Globalization;
+using ExBuy.Api.Data;
 
 namespace ExBuy.Api.Common;
 
@@ -65,9 +66,9 @@ public static class QueryParsing
             errors.Add(name, "A valid non-negative number is required.");
             return null;
         }
-        if (v > MaxMoney)
+        if (v > Money.Max)
         {
-            errors.Add(name, $"Must be at most {MaxMoney.ToString(CultureInfo.InvariantCulture)}.");
+            errors.Add(name, $"Must be at most {Money.Max.ToString(CultureInfo.InvariantCulture)}.");
             return null;
         }
         if (decimal.Round(v, 2) != v)
@@ -99,9 +100,6 @@ public static class QueryParsing
         }
         return raw;
     }
-
-    /// <summary>Largest value of numeric(12,2).</summary>
-    public const decimal MaxMoney = 9_999_999_999.99m;
 
     /// <summary>A parameter given more than once is ambiguous: 400 rather than guessing which one was meant.</summary>
     private static bool TrySingle(IQueryCollection query, string name, ValidationErrors errors, out string? value)

@@ -74,7 +74,7 @@ public static class StockSql
                 """,
                 new SqliteParameter("@ids", JsonArray(sortedIds))).ToListAsync(ct);
         }
-        return rows.ConvertAll(r => new LockedProduct(r.Id, r.Name, FromCents(r.Cents), r.Stock));
+        return rows.ConvertAll(r => new LockedProduct(r.Id, r.Name, Money.FromCents(r.Cents), r.Stock));
     }
 
     /// <summary>
@@ -139,7 +139,7 @@ public static class StockSql
             var json = new StringBuilder(userIds.Length * 16).Append('[');
             for (var k = 0; k < userIds.Length; k++)
             {
-                json.Append(k == 0 ? "[" : ",[").Append(Inv(userIds[k])).Append(',').Append(Inv(ToCents(totals[k]))).Append(']');
+                json.Append(k == 0 ? "[" : ",[").Append(Inv(userIds[k])).Append(',').Append(Inv(Money.ToCents(totals[k]))).Append(']');
             }
             rows = await db.Database.SqlQueryRaw<OrderRow>(
                 """
@@ -160,7 +160,7 @@ public static class StockSql
         var ids = new long[rows.Count];
         for (var k = 0; k < rows.Count; k++)
         {
-            if (rows[k].UserId != userIds[k] || rows[k].Cents != ToCents(totals[k]))
+            if (rows[k].UserId != userIds[k] || rows[k].Cents != Money.ToCents(totals[k]))
             {
                 throw new InvalidOperationException("Inserted orders did not come back in insertion order.");
             }
@@ -192,7 +192,7 @@ public static class StockSql
         for (var k = 0; k < orderIds.Length; k++)
         {
             json.Append(k == 0 ? "[" : ",[").Append(Inv(orderIds[k])).Append(',').Append(Inv(productIds[k])).Append(',')
-                .Append(Inv(quantities[k])).Append(',').Append(Inv(ToCents(unitPrices[k]))).Append(']');
+                .Append(Inv(quantities[k])).Append(',').Append(Inv(Money.ToCents(unitPrices[k]))).Append(']');
         }
         return db.Database.SqlQueryRaw<InsertedItem>(
             """
@@ -280,10 +280,6 @@ public static class StockSql
                 new SqliteParameter("@id", productId)).ToListAsync(ct);
         return stock.Count == 1 ? stock[0] : null;
     }
-
-    private static decimal FromCents(long cents) => cents / 100m;
-
-    private static long ToCents(decimal money) => (long)decimal.Round(money * 100m, MidpointRounding.AwayFromZero);
 
     private static NpgsqlParameter PgArray<T>(string name, T[] values, NpgsqlDbType elementType) =>
         new NpgsqlParameter<T[]>(name, NpgsqlDbType.Array | elementType) { TypedValue = values };

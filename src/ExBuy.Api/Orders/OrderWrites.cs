@@ -66,9 +66,9 @@ public static class OrderWrites
                 }
             }
             // total_price is numeric(12,2): an order worth more cannot be stored (and must not become a 500).
-            if (totals[i] > QueryParsing.MaxMoney)
+            if (totals[i] > Money.Max)
             {
-                errors.Add(prefix + "items", $"The order total exceeds {QueryParsing.MaxMoney}.");
+                errors.Add(prefix + "items", $"The order total exceeds {Money.Max}.");
             }
         }
         if (!errors.IsValid)

@@ -6,6 +6,44 @@ namespace ExBuy.Api.Common;
 /// <summary>DRF-style page (contract: Pagination).</summary>
 public sealed record Page<T>(long Count, string? Next, string? Previous, IReadOnlyList<T> Results);
 
+/// <summary>The query of a paginated endpoint: parsed from the query string, with its page and its optimize flag.</summary>
+public interface IPagedQuery<TSelf> where TSelf : IPagedQuery<TSelf>
+{
+    PageRequest Page { get; }
+
+    bool Optimize { get; }
+
+    static abstract TSelf Parse(IQueryCollection query, ValidationErrors errors);
+}
+
+/// <summary>
+/// The one shape of every list endpoint: parse (400 naming the parameter) → count (null = the parent is missing, 404)
+/// → a page past the end (404) → the page → DRF links.
+/// </summary>
+public static class Paged
+{
+    public static async Task<Results<Ok<Page<T>>, ValidationProblem, NotFound, ProblemHttpResult>> ListAsync<TQuery, T>(
+        HttpRequest request, Func<TQuery, Task<long?>> count, Func<TQuery, Task<List<T>>> page)
+        where TQuery : IPagedQuery<TQuery>
+    {
+        var errors = new ValidationErrors();
+        var query = TQuery.Parse(request.Query, errors);
+        if (!errors.IsValid)
+        {
+            return TypedResults.ValidationProblem(errors);
+        }
+        if (await count(query) is not { } total)
+        {
+            return TypedResults.NotFound();
+        }
+        if (query.Page.IsPastEnd(total))
+        {
+            return PageRequest.PastEnd();
+        }
+        return TypedResults.Ok(query.Page.ToPage(request, total, await page(query)));
+    }
+}
+
 /// <summary><c>?page=</c> (1-based) and <c>?page_size=</c> (1..100, default 20), validated once per request.</summary>
 public readonly record struct PageRequest(int Number, int Size)
 {

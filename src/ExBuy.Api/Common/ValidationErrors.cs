@@ -9,6 +9,9 @@ public sealed class ValidationErrors : Dictionary<string, string[]>
 
     public bool IsValid => Count == 0;
 
+    /// <summary>The 400 of a JSON endpoint called without a body (the same key and words everywhere).</summary>
+    public static ValidationErrors BodyRequired() => new() { { "body", Messages.BodyRequired } };
+
     public void Add(string field, string message)
     {
         if (TryGetValue(field, out var existing))

@@ -15,10 +15,16 @@ public abstract class ExBuyDb(DbContextOptions options) : DbContext(options)
     public DbSet<OrderItem> OrderItems => Set<OrderItem>();
     public DbSet<Review> Reviews => Set<Review>();
 
-    /// <summary>"sqlite" or "postgres": the few queries that differ per engine branch on this.</summary>
+    /// <summary>"sqlite" or "postgres", for reports; code never branches on it.</summary>
     public abstract string Engine { get; }
 
-    public bool IsPostgres => Engine == DatabaseOptions.Postgres;
+    /// <summary>
+    /// Every engine difference is one class per concern behind a small interface, and the subclass picks the
+    /// implementations once: name search here, the hand-written stock SQL in <see cref="Stock"/>.
+    /// </summary>
+    public abstract ITextSearch Search { get; }
+
+    public abstract IStockSql Stock { get; }
 
     protected override void OnModelCreating(ModelBuilder modelBuilder) =>
         modelBuilder.ApplyConfigurationsFromAssembly(typeof(ExBuyDb).Assembly);

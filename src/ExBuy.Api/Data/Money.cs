@@ -11,5 +11,10 @@ public static class Money
 
     public static long ToCents(decimal money) => (long)decimal.Round(money * 100m, MidpointRounding.AwayFromZero);
 
-    public static decimal FromCents(long cents) => cents / 100m;
+    /// <summary>Exact, with scale 2 as numeric(12,2) hands it back (built from the integer, no division).</summary>
+    public static decimal FromCents(long cents)
+    {
+        var magnitude = cents < 0 ? (ulong)-cents : (ulong)cents;
+        return new decimal((int)(magnitude & 0xFFFF_FFFF), (int)(magnitude >> 32), 0, cents < 0, 2);
+    }
 }

@@ -11,6 +11,10 @@ public sealed class SqliteExBuyDb(DbContextOptions<SqliteExBuyDb> options) : ExB
 {
     public override string Engine => DatabaseOptions.Sqlite;
 
+    public override ITextSearch Search => SqliteTextSearch.Instance;
+
+    public override IStockSql Stock => SqliteStockSql.Instance;
+
     protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder) =>
         configurationBuilder.Properties<decimal>().HaveConversion<MoneyCentsConverter>();
 }

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using ExBuy.Api.Common;
 using ExBuy.Api.Data;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -25,7 +26,7 @@ public static class InventoryApi
         }
         if (body is null)
         {
-            errors.Add("body", "A JSON request body is required.");
+            errors.Add("body", Messages.BodyRequired);
         }
         else
         {
@@ -46,9 +47,10 @@ public static class InventoryApi
             ReserveStatus.Insufficient => TypedResults.Problem(
                 $"Insufficient stock for product {productId}: requested {quantity}, available {outcome.Stock}.",
                 statusCode: 409, title: "Conflict"),
-            _ => TypedResults.Problem(
+            ReserveStatus.Contended => TypedResults.Problem(
                 $"Product {productId} kept changing during {Reservations.VersionedMaxAttempts} attempts; retry.",
                 statusCode: 409, title: "Conflict"),
+            _ => throw new UnreachableException($"Unexpected reservation outcome {outcome.Status}."),
         };
     }
 }

@@ -48,7 +48,7 @@ public static class Reservations
     /// </summary>
     public static async Task<ReserveOutcome> OptimisticAsync(ExBuyDb db, long productId, int quantity, CancellationToken ct)
     {
-        if (await StockSql.ReserveAtomicAsync(db, productId, quantity, Clock.UtcNow(), ct) is { } remaining)
+        if (await db.Stock.ReserveAtomicAsync(db, productId, quantity, Clock.UtcNow(), ct) is { } remaining)
         {
             return new ReserveOutcome(ReserveStatus.Reserved, remaining);
         }
@@ -68,7 +68,7 @@ public static class Reservations
     public static async Task<ReserveOutcome> PessimisticAsync(ExBuyDb db, long productId, int quantity, CancellationToken ct)
     {
         await using var tx = await db.Database.BeginTransactionAsync(ct);
-        var stock = await StockSql.LockStockAsync(db, productId, ct);
+        var stock = await db.Stock.LockStockAsync(db, productId, ct);
         if (stock is null)
         {
             return new ReserveOutcome(ReserveStatus.NotFound);

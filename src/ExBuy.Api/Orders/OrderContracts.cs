@@ -152,14 +152,3 @@ public sealed record BulkOrdersRequest(List<CreateOrderRequest?>? Orders)
 }
 
 public sealed record BulkOrdersResponse(int Created, IReadOnlyList<OrderDto> Orders);
-
-/// <summary>DRF's wording for the common validation messages.</summary>
-internal static class Messages
-{
-    public const string Required = "This field is required.";
-    public const string NotNull = "This field may not be null.";
-
-    public static string AtLeast(long min) => $"Ensure this value is greater than or equal to {min}.";
-
-    public static string Between(long min, long max) => $"Ensure this value is between {min} and {max}.";
-}

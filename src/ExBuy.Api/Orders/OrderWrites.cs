@@ -26,43 +26,60 @@ public abstract record OrderOutcome
 public static class OrderWrites
 {
     /// <summary>
-    /// Places <paramref name="orders"/> all-or-nothing in one transaction, in a constant number of statements whatever
-    /// the batch size: lock the products (ascending id), check, decrement the stock aggregated per product across the
-    /// batch, insert the orders, insert the items. unit_price is the locked row's price, so it is the price at that
-    /// moment; money stays decimal (<see cref="StockSql"/> converts to cents for SQLite).
+    /// Places <paramref name="orders"/> all-or-nothing, in a constant number of statements whatever the batch size
+    /// (on PostgreSQL one): lock the products (ascending id), check, decrement the stock aggregated per product across
+    /// the batch, insert the orders, insert the items (<see cref="IStockSql.PlaceOrdersAsync"/>). unit_price is the
+    /// locked row's price, so it is the price at that moment. When nothing was written, the products as they were
+    /// locked say why: unknown or deleted products (400), an unrepresentable total (400) or short stock (409).
     /// </summary>
     /// <param name="bulk">Error keys and messages name <c>orders[i]</c> when true.</param>
     internal static async Task<OrderOutcome> PlaceAsync(ExBuyDb db, OrderLines[] orders, bool bulk, CancellationToken ct)
     {
-        var demand = new Dictionary<long, int>();
-        foreach (var order in orders)
+        var lines = orders.SelectMany((o, i) => o.Lines.Select(l => (Order: i, Line: l))).ToArray();
+        var batch = new OrderBatch(
+            [.. orders.Select(o => o.UserId)], [.. lines.Select(x => x.Order)],
+            [.. lines.Select(x => x.Line.ProductId)], [.. lines.Select(x => x.Line.Quantity)]);
+        var now = Clock.UtcNow();
+        var placement = await db.Stock.PlaceOrdersAsync(db, batch, OrderStatus.Pending, now, ct);
+        var products = placement.Products;
+        var totals = batch.Totals(products);
+        if (!placement.Written)
         {
-            foreach (var line in order.Lines)
-            {
-                demand[line.ProductId] = demand.GetValueOrDefault(line.ProductId) + line.Quantity;
-            }
+            return Refusal(orders, batch, products, totals, bulk);
         }
-        var ids = demand.Keys.ToArray();
-        Array.Sort(ids);
 
-        await using var tx = await db.Database.BeginTransactionAsync(ct);
-        var products = (await StockSql.LockProductsAsync(db, ids, ct)).ToDictionary(p => p.Id);
+        var result = new OrderDto[orders.Length];
+        for (var i = 0; i < orders.Length; i++)
+        {
+            var orderId = placement.OrderIds![i];
+            var items = orders[i].Lines
+                .Select(line =>
+                {
+                    var product = products[line.ProductId];
+                    return OrderQueries.Item(placement.ItemIds![(orderId, line.ProductId)], line.ProductId, product.Name,
+                        line.Quantity, product.Price);
+                })
+                .OrderBy(item => item.Id) // as GET /api/orders/{id} lists them
+                .ToArray();
+            result[i] = new OrderDto(orderId, orders[i].UserId, OrderStatus.Pending, totals[i], now, now, items);
+        }
+        return new OrderOutcome.Done(result);
+    }
 
+    /// <summary>Why a batch was not written, from the products as they were locked (400s before the 409).</summary>
+    private static OrderOutcome Refusal(OrderLines[] orders, OrderBatch batch,
+        IReadOnlyDictionary<long, LockedProduct> products, decimal[] totals, bool bulk)
+    {
         var errors = new ValidationErrors();
-        var totals = new decimal[orders.Length];
         for (var i = 0; i < orders.Length; i++)
         {
             var prefix = bulk ? $"orders[{i}]." : "";
             for (var j = 0; j < orders[i].Lines.Length; j++)
             {
-                var line = orders[i].Lines[j];
-                if (products.TryGetValue(line.ProductId, out var product))
+                var productId = orders[i].Lines[j].ProductId;
+                if (!products.ContainsKey(productId))
                 {
-                    totals[i] += line.Quantity * product.Price;
-                }
-                else
-                {
-                    errors.Add($"{prefix}items[{j}].product_id", $"Product {line.ProductId} does not exist.");
+                    errors.Add($"{prefix}items[{j}].product_id", $"Product {productId} does not exist.");
                 }
             }
             // total_price is numeric(12,2): an order worth more cannot be stored (and must not become a 500).
@@ -75,78 +92,27 @@ public static class OrderWrites
         {
             return new OrderOutcome.Invalid(errors);
         }
-
-        var shortages = Shortages(orders, ids, demand, products, bulk);
-        if (shortages is not null)
-        {
-            return new OrderOutcome.Conflict(shortages);
-        }
-
-        var now = Clock.UtcNow();
-        var decremented = await StockSql.DecrementAsync(db, ids, [.. ids.Select(id => demand[id])], now, ct);
-        if (decremented != ids.Length)
-        {
-            // Unreachable while the rows are locked; the conditional update is the last guard before the CHECK.
-            return new OrderOutcome.Conflict("Stock changed concurrently; nothing was written, retry.");
-        }
-
-        var orderIds = await StockSql.InsertOrdersAsync(
-            db, [.. orders.Select(o => o.UserId)], totals, OrderStatus.Pending, now, ct);
-
-        var lineCount = orders.Sum(o => o.Lines.Length);
-        var itemOrderIds = new long[lineCount];
-        var itemProductIds = new long[lineCount];
-        var itemQuantities = new int[lineCount];
-        var itemPrices = new decimal[lineCount];
-        var k = 0;
-        for (var i = 0; i < orders.Length; i++)
-        {
-            foreach (var line in orders[i].Lines)
-            {
-                itemOrderIds[k] = orderIds[i];
-                itemProductIds[k] = line.ProductId;
-                itemQuantities[k] = line.Quantity;
-                itemPrices[k] = products[line.ProductId].Price;
-                k++;
-            }
-        }
-        var inserted = await StockSql.InsertItemsAsync(db, itemOrderIds, itemProductIds, itemQuantities, itemPrices, ct);
-        await tx.CommitAsync(ct);
-
-        var itemIds = inserted.ToDictionary(x => (x.OrderId, x.ProductId), x => x.Id);
-        var result = new OrderDto[orders.Length];
-        for (var i = 0; i < orders.Length; i++)
-        {
-            var items = orders[i].Lines
-                .Select(line =>
-                {
-                    var product = products[line.ProductId];
-                    return OrderQueries.Item(itemIds[(orderIds[i], line.ProductId)], line.ProductId, product.Name,
-                        line.Quantity, product.Price);
-                })
-                .OrderBy(item => item.Id) // as GET /api/orders/{id} lists them
-                .ToArray();
-            result[i] = new OrderDto(orderIds[i], orders[i].UserId, OrderStatus.Pending, totals[i], now, now, items);
-        }
-        return new OrderOutcome.Done(result);
+        return new OrderOutcome.Conflict(Shortages(orders, batch, products, bulk)
+            ?? throw new InvalidOperationException("A batch was refused although every check passes."));
     }
 
     /// <summary>The 409 detail naming every product the batch wants more of than is in stock, or null.</summary>
-    private static string? Shortages(OrderLines[] orders, long[] ids, Dictionary<long, int> demand,
-        Dictionary<long, StockSql.LockedProduct> products, bool bulk)
+    private static string? Shortages(OrderLines[] orders, OrderBatch batch,
+        IReadOnlyDictionary<long, LockedProduct> products, bool bulk)
     {
         StringBuilder? detail = null;
-        foreach (var id in ids)
+        for (var k = 0; k < batch.ProductIds.Length; k++)
         {
+            var (id, demand) = (batch.ProductIds[k], batch.Demand[k]);
             var stock = products[id].Stock;
-            if (demand[id] <= stock)
+            if (demand <= stock)
             {
                 continue;
             }
             detail = detail is null ? new StringBuilder("Insufficient stock: ") : detail.Append("; ");
             if (!bulk)
             {
-                detail.Append($"product {id} has {stock}, the order needs {demand[id]}");
+                detail.Append($"product {id} has {stock}, the order needs {demand}");
                 continue;
             }
             // Name the first order at which the batch runs out of this product.
@@ -161,7 +127,7 @@ public static class OrderWrites
                     break;
                 }
             }
-            detail.Append($"product {id} has {stock}, the batch needs {demand[id]} (runs out at orders[{at}])");
+            detail.Append($"product {id} has {stock}, the batch needs {demand} (runs out at orders[{at}])");
         }
         return detail?.Append(". Nothing was written.").ToString();
     }
@@ -202,7 +168,7 @@ public static class OrderWrites
                 {
                     if (to == OrderStatus.Cancelled)
                     {
-                        await StockSql.RestockAsync(db, id, now, ct);
+                        await db.Stock.RestockAsync(db, id, now, ct);
                     }
                     await tx.CommitAsync(ct);
                     return new OrderOutcome.Done([order with { Status = to, UpdatedAt = now }]);

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using ExBuy.Api.Common;
 using ExBuy.Api.Data;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -20,7 +21,7 @@ public static class OrdersApi
     public static async Task<Results<Created<OrderDto>, ValidationProblem, ProblemHttpResult>> CreateOrder(
         CreateOrderRequest? body, ExBuyDb db, CancellationToken ct)
     {
-        var errors = body?.Validate() ?? BodyRequired();
+        var errors = body?.Validate() ?? ValidationErrors.BodyRequired();
         if (!errors.IsValid)
         {
             return TypedResults.ValidationProblem(errors);
@@ -29,7 +30,8 @@ public static class OrdersApi
         {
             OrderOutcome.Done { Orders: [var order] } => TypedResults.Created($"/api/orders/{order.Id}", order),
             OrderOutcome.Invalid invalid => TypedResults.ValidationProblem(invalid.Errors),
-            var other => Conflict(other),
+            OrderOutcome.Conflict conflict => Conflict(conflict),
+            var other => throw Unexpected(other),
         };
     }
 
@@ -37,7 +39,7 @@ public static class OrdersApi
     public static async Task<Results<Created<BulkOrdersResponse>, ValidationProblem, ProblemHttpResult>> CreateOrdersBulk(
         BulkOrdersRequest? body, ExBuyDb db, CancellationToken ct)
     {
-        var errors = body?.Validate() ?? BodyRequired();
+        var errors = body?.Validate() ?? ValidationErrors.BodyRequired();
         if (!errors.IsValid)
         {
             return TypedResults.ValidationProblem(errors);
@@ -47,7 +49,8 @@ public static class OrdersApi
         {
             OrderOutcome.Done done => TypedResults.Created((string?)null, new BulkOrdersResponse(done.Orders.Count, done.Orders)),
             OrderOutcome.Invalid invalid => TypedResults.ValidationProblem(invalid.Errors),
-            var other => Conflict(other),
+            OrderOutcome.Conflict conflict => Conflict(conflict),
+            var other => throw Unexpected(other),
         };
     }
 
@@ -71,7 +74,7 @@ public static class OrdersApi
     public static async Task<Results<Ok<OrderDto>, NotFound, ValidationProblem, ProblemHttpResult>> UpdateOrderStatus(
         long id, UpdateOrderStatusRequest? body, ExBuyDb db, CancellationToken ct)
     {
-        var errors = body?.Validate() ?? BodyRequired();
+        var errors = body?.Validate() ?? ValidationErrors.BodyRequired();
         if (!errors.IsValid)
         {
             return TypedResults.ValidationProblem(errors);
@@ -80,18 +83,14 @@ public static class OrdersApi
         {
             OrderOutcome.Done { Orders: [var order] } => TypedResults.Ok(order),
             OrderOutcome.Missing => TypedResults.NotFound(),
-            var other => Conflict(other),
+            OrderOutcome.Conflict conflict => Conflict(conflict),
+            var other => throw Unexpected(other),
         };
     }
 
-    private static ValidationErrors BodyRequired()
-    {
-        var errors = new ValidationErrors();
-        errors.Add("body", "A JSON request body is required.");
-        return errors;
-    }
+    private static ProblemHttpResult Conflict(OrderOutcome.Conflict conflict) =>
+        TypedResults.Problem(conflict.Detail, statusCode: 409, title: "Conflict");
 
-    private static ProblemHttpResult Conflict(OrderOutcome outcome) => TypedResults.Problem(
-        outcome is OrderOutcome.Conflict c ? c.Detail : "The request conflicts with the current data.",
-        statusCode: 409, title: "Conflict");
+    /// <summary>An outcome the operation never produces for this endpoint: a bug, so a 500, never a made-up 409.</summary>
+    private static UnreachableException Unexpected(OrderOutcome outcome) => new($"Unexpected order outcome {outcome}.");
 }

@@ -15,7 +15,7 @@ public sealed record ProductDto(
     long ReviewCount,
     decimal? AvgRating);
 
-/// <summary>ProductDetail = Product + up to 10 newest reviews.</summary>
+/// <summary>ProductDetail = Product + up to <see cref="RecentReviewCount"/> newest reviews.</summary>
 public sealed record ProductDetailDto(
     long Id,
     string Name,
@@ -26,7 +26,22 @@ public sealed record ProductDetailDto(
     DateTime UpdatedAt,
     long ReviewCount,
     decimal? AvgRating,
-    IReadOnlyList<ReviewDto> RecentReviews);
+    IReadOnlyList<ReviewDto> RecentReviews)
+{
+    /// <summary>Number of reviews embedded in ProductDetail (contract: Resources).</summary>
+    public const int RecentReviewCount = 10;
+}
+
+/// <summary>The contract's rating rule, applied after SQL on every path.</summary>
+public static class Ratings
+{
+    /// <summary>
+    /// The mean rating rounded to 2 decimals, null without reviews. SUM and COUNT come from SQL on both paths and the
+    /// division happens here, so both engines and both paths agree to the last digit.
+    /// </summary>
+    public static decimal? Average(long sum, long count) =>
+        count == 0 ? null : Math.Round((decimal)sum / count, 2, MidpointRounding.AwayFromZero);
+}
 
 /// <summary>
 /// Query of <c>GET /api/products</c> (contract #2). An empty <c>category</c> is no filter (django-filter skips empty
@@ -39,7 +54,7 @@ public sealed record ProductListQuery(
     string OrderBy,
     bool Descending,
     PageRequest Page,
-    bool Optimize)
+    bool Optimize) : IPagedQuery<ProductListQuery>
 {
     public static readonly string[] OrderingFields = ["id", "name", "price", "stock", "created_at"];
 
@@ -65,6 +80,7 @@ public sealed record ProductListQuery(
 
 /// <summary>Query of <c>GET /api/search/products</c> (contract #5); empty <c>q</c>/<c>category</c> = no filter.</summary>
 public sealed record ProductSearchQuery(string? Text, string? Category, bool? InStock, PageRequest Page, bool Optimize)
+    : IPagedQuery<ProductSearchQuery>
 {
     public const int MaxTextLength = 100;
 
@@ -78,4 +94,11 @@ public sealed record ProductSearchQuery(string? Text, string? Category, bool? In
         return new ProductSearchQuery(
             ProductListQuery.NullIfEmpty(text), ProductListQuery.NullIfEmpty(category), inStock, page, optimize);
     }
+}
+
+/// <summary>Query of <c>GET /api/products/{id}/reviews</c> (contract #4): paging and the optimize flag.</summary>
+public sealed record ProductReviewsQuery(PageRequest Page, bool Optimize) : IPagedQuery<ProductReviewsQuery>
+{
+    public static ProductReviewsQuery Parse(IQueryCollection query, ValidationErrors errors) =>
+        new(PageRequest.Parse(query, errors), QueryParsing.Flag(query, "optimize", errors));
 }

@@ -2,7 +2,6 @@ using ExBuy.Api.Common;
 using ExBuy.Api.Data;
 using ExBuy.Api.Reviews;
 using Microsoft.AspNetCore.Http.HttpResults;
-using Microsoft.EntityFrameworkCore;
 
 namespace ExBuy.Api.Products;
 
@@ -26,25 +25,13 @@ public static class ProductsApi
     }
 
     /// <summary>Contract #2: filtered, ordered, paginated live products.</summary>
-    public static async Task<Results<Ok<Page<ProductDto>>, ValidationProblem, ProblemHttpResult>> ListProducts(
-        HttpRequest request, ExBuyDb db, CancellationToken ct)
-    {
-        var errors = new ValidationErrors();
-        var query = ProductListQuery.Parse(request.Query, errors);
-        if (!errors.IsValid)
-        {
-            return TypedResults.ValidationProblem(errors);
-        }
-        var products = db.Live().Filter(query);
-        var count = await products.LongCountAsync(ct);
-        if (query.Page.IsPastEnd(count))
-        {
-            return PageRequest.PastEnd();
-        }
-        var results = await ProductQueries.PageAsync(
-            db, products.Order(query.OrderBy, query.Descending), query.Page, query.Optimize, ct);
-        return TypedResults.Ok(query.Page.ToPage(request, count, results));
-    }
+    public static Task<Results<Ok<Page<ProductDto>>, ValidationProblem, NotFound, ProblemHttpResult>> ListProducts(
+        HttpRequest request, ExBuyDb db, CancellationToken ct) =>
+        Paged.ListAsync<ProductListQuery, ProductDto>(request,
+            q => ProductQueries.CountAsync(db.Live().Filter(q), ct),
+            q => q.Optimize
+                ? ProductQueries.Optimized.PageAsync(db, db.Live().Filter(q), q.OrderBy, q.Descending, q.Page, ct)
+                : ProductQueries.Naive.PageAsync(db, db.Live().Filter(q).Order(q.OrderBy, q.Descending), q.Page, ct));
 
     /// <summary>Contract #3: ProductDetail with the 10 newest reviews.</summary>
     public static async Task<Results<Ok<ProductDetailDto>, ValidationProblem, NotFound>> GetProduct(
@@ -56,53 +43,31 @@ public static class ProductsApi
         {
             return TypedResults.ValidationProblem(errors);
         }
-        var product = await ProductQueries.DetailAsync(db, detail, id, optimize, ct);
+        var product = optimize
+            ? await detail.RunAsync(db, id, ct)
+            : await ProductQueries.Naive.DetailAsync(db, id, ct);
         return product is null ? TypedResults.NotFound() : TypedResults.Ok(product);
     }
 
     /// <summary>Contract #4: a live product's reviews, newest first; 404 for an unknown or deleted product.</summary>
-    public static async Task<Results<Ok<Page<ReviewDto>>, ValidationProblem, NotFound, ProblemHttpResult>> ListProductReviews(
-        long id, HttpRequest request, ExBuyDb db, CancellationToken ct)
-    {
-        var errors = new ValidationErrors();
-        var page = PageRequest.Parse(request.Query, errors);
-        var optimize = QueryParsing.Flag(request.Query, "optimize", errors);
-        if (!errors.IsValid)
-        {
-            return TypedResults.ValidationProblem(errors);
-        }
-        if (await ReviewQueries.CountForProductAsync(db, id, optimize, ct) is not { } count)
-        {
-            return TypedResults.NotFound();
-        }
-        if (page.IsPastEnd(count))
-        {
-            return PageRequest.PastEnd();
-        }
-        var reviews = db.Reviews.Where(r => r.ProductId == id).NewestFirst();
-        var results = await ReviewQueries.PageAsync(db, reviews, page, optimize, ct);
-        return TypedResults.Ok(page.ToPage(request, count, results));
-    }
+    public static Task<Results<Ok<Page<ReviewDto>>, ValidationProblem, NotFound, ProblemHttpResult>> ListProductReviews(
+        long id, HttpRequest request, ExBuyDb db, CancellationToken ct) =>
+        Paged.ListAsync<ProductReviewsQuery, ReviewDto>(request,
+            q => q.Optimize
+                ? ReviewQueries.Optimized.CountForProductAsync(db, id, ct)
+                : ReviewQueries.Naive.CountForProductAsync(db, id, ct),
+            q => q.Optimize
+                ? ReviewQueries.Optimized.ProductPageAsync(db, id, q.Page, ct)
+                : ReviewQueries.Naive.ProductPageAsync(db, id, q.Page, ct));
 
     /// <summary>Contract #5: case-insensitive name search, category and stock filters, ordered by id.</summary>
-    public static async Task<Results<Ok<Page<ProductDto>>, ValidationProblem, ProblemHttpResult>> SearchProducts(
-        HttpRequest request, ExBuyDb db, CancellationToken ct)
-    {
-        var errors = new ValidationErrors();
-        var query = ProductSearchQuery.Parse(request.Query, errors);
-        if (!errors.IsValid)
-        {
-            return TypedResults.ValidationProblem(errors);
-        }
-        var products = db.Live().Filter(db, query);
-        var count = await products.LongCountAsync(ct);
-        if (query.Page.IsPastEnd(count))
-        {
-            return PageRequest.PastEnd();
-        }
-        var results = await ProductQueries.PageAsync(db, products.OrderBy(p => p.Id), query.Page, query.Optimize, ct);
-        return TypedResults.Ok(query.Page.ToPage(request, count, results));
-    }
+    public static Task<Results<Ok<Page<ProductDto>>, ValidationProblem, NotFound, ProblemHttpResult>> SearchProducts(
+        HttpRequest request, ExBuyDb db, CancellationToken ct) =>
+        Paged.ListAsync<ProductSearchQuery, ProductDto>(request,
+            q => ProductQueries.CountAsync(db.Live().Filter(db, q), ct),
+            q => q.Optimize
+                ? ProductQueries.Optimized.PageAsync(db, db.Live().Filter(db, q), "id", false, q.Page, ct)
+                : ProductQueries.Naive.PageAsync(db, db.Live().Filter(db, q).OrderBy(p => p.Id), q.Page, ct));
 
     /// <summary>Contract #15: soft delete; a second delete is a 404 like any other unknown product.</summary>
     public static async Task<Results<NoContent, NotFound>> DeleteProduct(long id, ExBuyDb db, CancellationToken ct) =>

@@ -27,7 +27,7 @@ public sealed record CreateReviewRequest(long? Product, long? UserId, int? Ratin
         PositiveId(errors, "user_id", UserId);
         if (Rating is null)
         {
-            errors.Add("rating", "This field is required.");
+            errors.Add("rating", Messages.Required);
         }
         else if (Rating is < MinRating or > MaxRating)
         {
@@ -41,7 +41,7 @@ public sealed record CreateReviewRequest(long? Product, long? UserId, int? Ratin
     {
         if (value is null)
         {
-            errors.Add(field, "This field is required.");
+            errors.Add(field, Messages.Required);
         }
         else if (value < 1)
         {
@@ -57,7 +57,7 @@ public sealed record CreateReviewRequest(long? Product, long? UserId, int? Ratin
     {
         if (body is null)
         {
-            errors.Add("body", "This field is required.");
+            errors.Add("body", Messages.Required);
             return;
         }
         if (string.IsNullOrWhiteSpace(body))
@@ -92,6 +92,7 @@ public sealed record CreateReviewRequest(long? Product, long? UserId, int? Ratin
 
 /// <summary>Query of <c>GET /api/reviews</c> (contract #13): optional filters, newest first, paginated.</summary>
 public sealed record ReviewListQuery(long? ProductId, long? UserId, int? Rating, PageRequest Page, bool Optimize)
+    : IPagedQuery<ReviewListQuery>
 {
     public static ReviewListQuery Parse(IQueryCollection query, ValidationErrors errors)
     {

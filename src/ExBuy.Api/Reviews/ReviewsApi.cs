@@ -1,7 +1,6 @@
 using ExBuy.Api.Common;
 using ExBuy.Api.Data;
 using Microsoft.AspNetCore.Http.HttpResults;
-using Microsoft.EntityFrameworkCore;
 
 namespace ExBuy.Api.Reviews;
 
@@ -21,7 +20,7 @@ public static class ReviewsApi
     {
         if (request is null)
         {
-            return TypedResults.ValidationProblem(new ValidationErrors { { "body", "A JSON object is required." } });
+            return TypedResults.ValidationProblem(ValidationErrors.BodyRequired());
         }
         var errors = request.Validate();
         if (!errors.IsValid)
@@ -37,22 +36,9 @@ public static class ReviewsApi
     }
 
     /// <summary>Contract #13: reviews of live products, filtered, newest first, paginated.</summary>
-    public static async Task<Results<Ok<Page<ReviewDto>>, ValidationProblem, ProblemHttpResult>> ListReviews(
-        HttpRequest request, ExBuyDb db, CancellationToken ct)
-    {
-        var errors = new ValidationErrors();
-        var query = ReviewListQuery.Parse(request.Query, errors);
-        if (!errors.IsValid)
-        {
-            return TypedResults.ValidationProblem(errors);
-        }
-        var reviews = db.Visible().Filter(query);
-        var count = await reviews.LongCountAsync(ct);
-        if (query.Page.IsPastEnd(count))
-        {
-            return PageRequest.PastEnd();
-        }
-        var results = await ReviewQueries.PageAsync(db, reviews.NewestFirst(), query.Page, query.Optimize, ct);
-        return TypedResults.Ok(query.Page.ToPage(request, count, results));
-    }
+    public static Task<Results<Ok<Page<ReviewDto>>, ValidationProblem, NotFound, ProblemHttpResult>> ListReviews(
+        HttpRequest request, ExBuyDb db, CancellationToken ct) =>
+        Paged.ListAsync<ReviewListQuery, ReviewDto>(request,
+            q => q.Optimize ? ReviewQueries.Optimized.CountAsync(db, q, ct) : ReviewQueries.Naive.CountAsync(db, q, ct),
+            q => q.Optimize ? ReviewQueries.Optimized.PageAsync(db, q, ct) : ReviewQueries.Naive.PageAsync(db, q, ct));
 }

@@ -102,6 +102,4 @@ internal static class SeedTables
     public static readonly SeedTable[] All = [Products, Orders, OrderItems, Reviews];
 
     public static readonly string[] Names = [.. All.Select(t => t.Name)];
-
-    public static decimal ToMoney(long cents) => new((int)(cents & 0xFFFF_FFFF), (int)(cents >> 32), 0, false, 2);
 }

@@ -172,6 +172,10 @@ namespace ExBuy.Api.Data.Migrations.Postgres
                         .HasDatabaseName("ix_products_created_at_id")
                         .HasFilter("deleted_at IS NULL");
 
+                    b.HasIndex(new[] { "Id" }, "ix_products_deleted")
+                        .HasDatabaseName("ix_products_id")
+                        .HasFilter("deleted_at IS NOT NULL");
+
                     b.HasIndex(new[] { "Name", "Id" }, "ix_products_name_id")
                         .HasDatabaseName("ix_products_name_id")
                         .HasFilter("deleted_at IS NULL");
@@ -236,14 +240,22 @@ namespace ExBuy.Api.Data.Migrations.Postgres
                     b.HasIndex(new[] { "CreatedAt", "Id" }, "ix_reviews_created_at_id")
                         .HasDatabaseName("ix_reviews_created_at_id");
 
+                    NpgsqlIndexBuilderExtensions.IncludeProperties(b.HasIndex(new[] { "CreatedAt", "Id" }, "ix_reviews_created_at_id"), new[] { "ProductId" });
+
                     b.HasIndex(new[] { "ProductId", "CreatedAt", "Id" }, "ix_reviews_product_id_created_at_id")
                         .HasDatabaseName("ix_reviews_product_id_created_at_id");
+
+                    NpgsqlIndexBuilderExtensions.IncludeProperties(b.HasIndex(new[] { "ProductId", "CreatedAt", "Id" }, "ix_reviews_product_id_created_at_id"), new[] { "Rating" });
 
                     b.HasIndex(new[] { "Rating", "CreatedAt", "Id" }, "ix_reviews_rating_created_at_id")
                         .HasDatabaseName("ix_reviews_rating_created_at_id");
 
+                    NpgsqlIndexBuilderExtensions.IncludeProperties(b.HasIndex(new[] { "Rating", "CreatedAt", "Id" }, "ix_reviews_rating_created_at_id"), new[] { "ProductId" });
+
                     b.HasIndex(new[] { "UserId", "CreatedAt", "Id" }, "ix_reviews_user_id_created_at_id")
                         .HasDatabaseName("ix_reviews_user_id_created_at_id");
+
+                    NpgsqlIndexBuilderExtensions.IncludeProperties(b.HasIndex(new[] { "UserId", "CreatedAt", "Id" }, "ix_reviews_user_id_created_at_id"), new[] { "ProductId" });
 
                     b.ToTable("reviews", null, t =>
                         {

@@ -157,6 +157,10 @@ namespace ExBuy.Api.Data.Migrations.Sqlite
                         .HasDatabaseName("ix_products_created_at_id")
                         .HasFilter("deleted_at IS NULL");
 
+                    b.HasIndex(new[] { "Id" }, "ix_products_deleted")
+                        .HasDatabaseName("ix_products_id")
+                        .HasFilter("deleted_at IS NOT NULL");
+
                     b.HasIndex(new[] { "Name", "Id" }, "ix_products_name_id")
                         .HasDatabaseName("ix_products_name_id")
                         .HasFilter("deleted_at IS NULL");

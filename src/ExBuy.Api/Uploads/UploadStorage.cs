@@ -14,7 +14,8 @@ namespace ExBuy.Api.Uploads;
 /// <summary>
 /// Streams the <c>file</c> part of a multipart body to a temp file in UPLOAD_DIR, hashing it on the way, and renames it to
 /// the upload's id once the whole body has been read (contract #14). Memory per upload is a few fixed buffers, whatever
-/// the file size; on any failure the temp file is deleted, so UPLOAD_DIR only ever holds complete uploads.
+/// the file size; then writes its metadata sidecar (<see cref="UploadMetadata"/>). On any failure the temp file, and the
+/// stored file if its sidecar could not be written, are deleted, so UPLOAD_DIR only ever holds complete uploads.
 /// </summary>
 internal static class UploadStorage
 {
@@ -44,7 +45,9 @@ internal static class UploadStorage
         var directory = Path.GetFullPath(options.Directory);
         Directory.CreateDirectory(directory);
         var id = Guid.NewGuid();
-        var tempPath = Path.Combine(directory, id.ToString() + ".partial");
+        var path = UploadMetadata.FilePath(directory, id);
+        var tempPath = path + UploadMetadata.TempSuffix;
+        var stored = false;
         var committed = false;
         try
         {
@@ -76,7 +79,10 @@ internal static class UploadStorage
                 return Invalid($"A multipart part named '{FileField}' is required.");
             }
             // Stored only once the body ended with its closing boundary: a truncated request never leaves a file.
-            File.Move(tempPath, Path.Combine(directory, id.ToString()));
+            File.Move(tempPath, path);
+            stored = true;
+            // The sidecar comes last, so one is never seen without its complete file.
+            await UploadMetadata.WriteAsync(directory, upload, ct);
             committed = true;
             return TypedResults.Created($"/api/uploads/{id}", upload);
         }
@@ -92,7 +98,7 @@ internal static class UploadStorage
         {
             if (!committed)
             {
-                DeleteQuietly(tempPath);
+                DeleteQuietly(stored ? path : tempPath);
             }
         }
     }
@@ -244,7 +250,7 @@ internal static class UploadStorage
     private static ValidationProblem Invalid(string message) =>
         TypedResults.ValidationProblem(new ValidationErrors { { FileField, message } });
 
-    private static void DeleteQuietly(string path)
+    internal static void DeleteQuietly(string path)
     {
         try
         {

@@ -12,6 +12,7 @@ public static class UploadsApi
         // The handler reads the multipart body itself (no IFormFile / [FromForm] binding), so the framework attaches no
         // antiforgery requirement; saying so explicitly keeps it that way if AddAntiforgery() is ever registered.
         group.MapPost("/", CreateUpload).WithName("CreateUpload").DisableAntiforgery();
+        group.MapGet("/{id}", GetUpload).WithName("GetUpload");
         return app;
     }
 
@@ -41,6 +42,22 @@ public static class UploadsApi
         }
 
         return await UploadStorage.ReceiveAsync(request.Body, boundary, options, ct);
+    }
+
+    /// <summary>
+    /// v1.1: the Upload exactly as POST answered it, read from its sidecar (<see cref="UploadMetadata"/>). The id is a
+    /// string here, not a <c>{id:guid}</c> route value, because that constraint also takes braces and other forms: only the
+    /// canonical text names an upload, and the path is built from the parsed Guid, never from the text. Else → 404.
+    /// </summary>
+    public static async Task<Results<Ok<UploadDto>, NotFound>> GetUpload(
+        string id, UploadOptions options, ILoggerFactory logs, CancellationToken ct)
+    {
+        if (!UploadMetadata.TryParseId(id, out var guid))
+        {
+            return TypedResults.NotFound();
+        }
+        var upload = await UploadMetadata.ReadAsync(Path.GetFullPath(options.Directory), guid, logs, ct);
+        return upload is null ? TypedResults.NotFound() : TypedResults.Ok(upload);
     }
 
     /// <summary>multipart/form-data with a usable boundary (RFC 2046 §5.1.1: 1..70 characters); anything else is a 415.</summary>

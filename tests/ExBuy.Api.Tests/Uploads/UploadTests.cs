@@ -66,8 +66,8 @@ public abstract partial class UploadTests(ExBuyApp app) : EngineTests(app)
         Assert.Equal("application/json", response.ContentType()?.MediaType);
         Assert.Equal(0, response.QueryCount());
 
-        // Stored under the server's name (the id), nothing else added: no temp file, no client name.
-        Assert.Equal(new[] { id.ToString() }, UploadDirEntries().Except(before));
+        // Stored under the server's name (the id) with its metadata sidecar, nothing else added: no temp file, no client name.
+        AssertStoredOnly(before, id.ToString());
         Assert.Equal(bytes, await File.ReadAllBytesAsync(Path.Combine(App.UploadDir, id.ToString()), Ct));
     }
 
@@ -110,7 +110,7 @@ public abstract partial class UploadTests(ExBuyApp app) : EngineTests(app)
         var body = await response.ExpectAsync(HttpStatusCode.Created);
         Assert.Equal(expected, body.GetProperty("filename").GetString());
         var id = body.GetProperty("id").GetString()!;
-        Assert.Equal(new[] { id }, UploadDirEntries().Except(before));
+        AssertStoredOnly(before, id);
         Assert.Equal(bytes, await File.ReadAllBytesAsync(Path.Combine(App.UploadDir, id), Ct));
         // Had the name been used as a path, the file would sit here instead.
         var escaped = Path.GetFullPath(Path.Combine(App.UploadDir, clientName.Replace('\\', '/').Replace("\0", "", StringComparison.Ordinal)));
@@ -350,7 +350,7 @@ public abstract partial class UploadTests(ExBuyApp app) : EngineTests(app)
         Assert.Equal(bytes.LongLength, body.GetProperty("size").GetInt64());
         Assert.Equal("pic.jpg", body.GetProperty("filename").GetString());
         var id = body.GetProperty("id").GetString()!;
-        Assert.Equal(new[] { id }, UploadDirEntries().Except(before));
+        AssertStoredOnly(before, id);
         Assert.Equal(bytes, await File.ReadAllBytesAsync(Path.Combine(App.UploadDir, id), Ct));
     }
 
@@ -444,6 +444,13 @@ public abstract partial class UploadTests(ExBuyApp app) : EngineTests(app)
             .Single(e => e.Metadata.GetMetadata<IEndpointNameMetadata>()?.EndpointName == "CreateUpload");
 
         Assert.False(endpoint.Metadata.GetMetadata<IAntiforgeryMetadata>()?.RequiresValidation ?? false);
+    }
+
+    /// <summary>The upload's file and its metadata sidecar were added, nothing else.</summary>
+    private void AssertStoredOnly(HashSet<string> before, string id)
+    {
+        var added = UploadDirEntries().Except(before).Order(StringComparer.Ordinal);
+        Assert.Equal([id, id + ".json"], added);
     }
 
     private void AssertNothingLeftBehind(HashSet<string> before)

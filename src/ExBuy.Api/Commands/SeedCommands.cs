@@ -1,10 +1,12 @@
 using System.Net.Sockets;
+using ExBuy.Api.Data;
+using ExBuy.Api.Data.Seeding;
 using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
 using Npgsql;
 using Spectre.Console;
 
-namespace ExBuy.Api.Data.Seeding;
+namespace ExBuy.Api.Commands;
 
 /// <summary>The <c>seed</c>, <c>reset</c> and <c>warmup</c> verbs: parse, run against the data host, print one clear line on failure.</summary>
 public static class SeedCommands
@@ -12,25 +14,16 @@ public static class SeedCommands
     /// <summary>Exit code after Ctrl-C (128 + SIGINT, as shells report it).</summary>
     public const int Cancelled = 130;
 
-    public static async Task<int> RunAsync(string[] args, CancellationToken ct)
+    /// <summary><c>seed --help</c>, <c>reset --help</c>, <c>warmup --help</c>.</summary>
+    public static int Help()
     {
-        if (SeedCommandLine.WantsHelp(args))
-        {
-            Console.WriteLine("Usage: dotnet run --project src/ExBuy.Api -- <command> [options]\n\n" + SeedCommandLine.Usage);
-            return 0;
-        }
-        var rest = args.Skip(1).ToArray();
-        return args[0] switch
-        {
-            "seed" => await SeedAsync(SeedCommandLine.ParseSeed(rest), ct),
-            "reset" => await ResetAsync(rest, ct),
-            "warmup" => await WarmupAsync(SeedCommandLine.ParseWarmup(rest), ct),
-            _ => throw new CommandException($"unknown command '{args[0]}'."),
-        };
+        Console.WriteLine("Usage: dotnet run --project src/ExBuy.Api -- <command> [options]\n\n" + SeedCommandLine.Usage);
+        return 0;
     }
 
-    private static async Task<int> SeedAsync(SeedOptions options, CancellationToken ct)
+    public static async Task<int> SeedAsync(IReadOnlyList<string> args, CancellationToken ct)
     {
+        var options = SeedCommandLine.ParseSeed(args);
         using var host = BuildHost();
         var database = host.Services.GetRequiredService<DatabaseOptions>();
         var method = Seeder.ResolveMethod(database, options.Method);
@@ -68,7 +61,7 @@ public static class SeedCommands
         }
     }
 
-    private static async Task<int> ResetAsync(string[] args, CancellationToken ct)
+    public static async Task<int> ResetAsync(IReadOnlyList<string> args, CancellationToken ct)
     {
         SeedCommandLine.ParseReset(args);
         using var host = BuildHost();
@@ -95,8 +88,9 @@ public static class SeedCommands
         }
     }
 
-    private static async Task<int> WarmupAsync(WarmupOptions options, CancellationToken ct)
+    public static async Task<int> WarmupAsync(IReadOnlyList<string> args, CancellationToken ct)
     {
+        var options = SeedCommandLine.ParseWarmup(args);
         using var client = new HttpClient { BaseAddress = options.Url, Timeout = TimeSpan.FromSeconds(15) };
         Console.WriteLine($"exbuy warmup: {options.Requests} requests to {options.Url} (optimize=false and true)");
         try

@@ -2,7 +2,6 @@ using System.Net.Sockets;
 using ExBuy.Api.Data;
 using ExBuy.Api.Data.Seeding;
 using Microsoft.Data.Sqlite;
-using Microsoft.EntityFrameworkCore;
 using Npgsql;
 using Spectre.Console;
 
@@ -24,7 +23,7 @@ public static class SeedCommands
     public static async Task<int> SeedAsync(IReadOnlyList<string> args, CancellationToken ct)
     {
         var options = SeedCommandLine.ParseSeed(args);
-        using var host = BuildHost();
+        using var host = ExBuyCommands.BuildDataHost();
         var database = host.Services.GetRequiredService<DatabaseOptions>();
         var method = Seeder.ResolveMethod(database, options.Method);
         Console.WriteLine($"exbuy seed: {options.Products:N0} products, {options.Orders:N0} orders, {options.Reviews:N0} reviews "
@@ -32,7 +31,7 @@ public static class SeedCommands
             + $"batch size {options.BatchSize}{(options.Reset ? ", reset" : "")})");
         try
         {
-            if (!await PrepareSchemaAsync(host.Services, database, ct))
+            if (!await DatabaseStartup.PrepareSchemaAsync(host.Services, database, ct))
             {
                 return 1;
             }
@@ -64,11 +63,11 @@ public static class SeedCommands
     public static async Task<int> ResetAsync(IReadOnlyList<string> args, CancellationToken ct)
     {
         SeedCommandLine.ParseReset(args);
-        using var host = BuildHost();
+        using var host = ExBuyCommands.BuildDataHost();
         var database = host.Services.GetRequiredService<DatabaseOptions>();
         try
         {
-            if (!await PrepareSchemaAsync(host.Services, database, ct))
+            if (!await DatabaseStartup.PrepareSchemaAsync(host.Services, database, ct))
             {
                 return 1;
             }
@@ -109,37 +108,6 @@ public static class SeedCommands
             Console.Error.WriteLine("exbuy warmup: cancelled.");
             return Cancelled;
         }
-    }
-
-    /// <summary>The data host; a bad DB_* setting becomes one line (DatabaseOptions.Validate says how to fix it).</summary>
-    private static IHost BuildHost()
-    {
-        try
-        {
-            return ExBuyCommands.BuildDataHost();
-        }
-        catch (InvalidOperationException ex)
-        {
-            throw new CommandException(ex.Message);
-        }
-    }
-
-    /// <summary>Applies pending migrations (DB_MIGRATE, default on) so seed and reset work on a fresh database, as start-up does.</summary>
-    private static async Task<bool> PrepareSchemaAsync(IServiceProvider services, DatabaseOptions database, CancellationToken ct)
-    {
-        await using var scope = services.CreateAsyncScope();
-        var db = scope.ServiceProvider.GetRequiredService<ExBuyDb>();
-        if (database.MigrateOnStart)
-        {
-            await db.Database.MigrateAsync(ct);
-            return true;
-        }
-        if (!await db.Database.CanConnectAsync(ct))
-        {
-            Console.Error.WriteLine(DatabaseStartup.Explain(database, new InvalidOperationException("the database does not answer")));
-            return false;
-        }
-        return true;
     }
 
     private static bool IsDatabaseError(Exception ex)

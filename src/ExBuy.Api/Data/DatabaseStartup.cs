@@ -13,16 +13,12 @@ public static class DatabaseStartup
     {
         try
         {
+            if (!await PrepareSchemaAsync(services, options, ct))
+            {
+                return false;
+            }
             await using var scope = services.CreateAsyncScope();
             var db = scope.ServiceProvider.GetRequiredService<ExBuyDb>();
-            if (options.MigrateOnStart)
-            {
-                await db.Database.MigrateAsync(ct);
-            }
-            else if (!await db.Database.CanConnectAsync(ct))
-            {
-                throw new InvalidOperationException("the database does not answer");
-            }
             if (!string.Equals(options.SeedOnEmpty, "none", StringComparison.OrdinalIgnoreCase)
                 && !await db.Products.AnyAsync(ct))
             {
@@ -38,6 +34,28 @@ public static class DatabaseStartup
             Console.Error.WriteLine(Explain(options, ex));
             return false;
         }
+    }
+
+    /// <summary>
+    /// Applies pending migrations (DB_MIGRATE, default on) or, with them turned off, checks that the database answers:
+    /// start-up, <c>seed</c> and <c>reset</c> all begin here, so each works on a fresh database. Returns false after
+    /// printing one line when the database does not answer; any other failure is thrown for the caller to explain.
+    /// </summary>
+    public static async Task<bool> PrepareSchemaAsync(IServiceProvider services, DatabaseOptions options, CancellationToken ct)
+    {
+        await using var scope = services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<ExBuyDb>();
+        if (options.MigrateOnStart)
+        {
+            await db.Database.MigrateAsync(ct);
+            return true;
+        }
+        if (await db.Database.CanConnectAsync(ct))
+        {
+            return true;
+        }
+        Console.Error.WriteLine(Explain(options, new InvalidOperationException("the database does not answer")));
+        return false;
     }
 
     /// <summary>One line: which database, what failed, what to do.</summary>

@@ -1,8 +1,5 @@
-using System.Net.Sockets;
 using ExBuy.Api.Data;
 using ExBuy.Api.Data.Seeding;
-using Microsoft.Data.Sqlite;
-using Npgsql;
 using Spectre.Console;
 
 namespace ExBuy.Api.Commands;
@@ -53,7 +50,7 @@ public static class SeedCommands
                 + "Re-run with --reset to replace what is there.");
             return 1;
         }
-        catch (Exception ex) when (IsDatabaseError(ex))
+        catch (Exception ex) when (DbErrors.InvolvesDatabase(ex))
         {
             Console.Error.WriteLine(DatabaseStartup.Explain(database, ex));
             return 1;
@@ -80,7 +77,7 @@ public static class SeedCommands
             Console.Error.WriteLine("exbuy reset: cancelled; nothing was changed.");
             return Cancelled;
         }
-        catch (Exception ex) when (IsDatabaseError(ex))
+        catch (Exception ex) when (DbErrors.InvolvesDatabase(ex))
         {
             Console.Error.WriteLine(DatabaseStartup.Explain(database, ex));
             return 1;
@@ -108,18 +105,6 @@ public static class SeedCommands
             Console.Error.WriteLine("exbuy warmup: cancelled.");
             return Cancelled;
         }
-    }
-
-    private static bool IsDatabaseError(Exception ex)
-    {
-        for (var e = ex; e is not null; e = e.InnerException)
-        {
-            if (e is NpgsqlException or SqliteException or SocketException or TimeoutException)
-            {
-                return true;
-            }
-        }
-        return false;
     }
 
     private static bool Interactive() =>

@@ -1,7 +1,5 @@
 using ExBuy.Api.Data.Seeding;
-using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
-using Npgsql;
 
 namespace ExBuy.Api.Data;
 
@@ -61,16 +59,11 @@ public static class DatabaseStartup
     /// <summary>One line: which database, what failed, what to do.</summary>
     public static string Explain(DatabaseOptions options, Exception ex)
     {
-        var root = ex;
-        while (root.InnerException is not null && root is not (PostgresException or SqliteException))
-        {
-            root = root.InnerException;
-        }
-        var reason = root.Message.ReplaceLineEndings(" ").Trim().TrimEnd('.');
+        var reason = DbErrors.RootCause(ex).Message.ReplaceLineEndings(" ").Trim().TrimEnd('.');
         var fix = options.IsPostgres
             ? "Start PostgreSQL or set DB_HOST, DB_PORT, DB_NAME, DB_USER, DB_PASSWORD (DB_ENGINE=sqlite needs no server)."
             : "Check DB_PATH (its folder must exist and be writable).";
-        return ex is NpgsqlException or SqliteException || root is NpgsqlException or SqliteException or System.Net.Sockets.SocketException
+        return DbErrors.IsDatabaseFailure(ex)
             ? $"exbuy: cannot use the database ({options.Describe()}): {reason}. {fix}"
             : $"exbuy: database start-up failed ({options.Describe()}): {reason}. {fix}";
     }

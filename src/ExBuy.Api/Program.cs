@@ -1,4 +1,5 @@
 using ExBuy.Api;
+using ExBuy.Api.Commands;
 
 // One executable, like the original's manage.py: no arguments serves; `migrate`, `seed`, `reset`, `warmup` run and exit.
 if (ExBuyCommands.IsCommand(args))

@@ -1,21 +1,22 @@
-using System.Data.Common;
-using System.Net.Sockets;
 using System.Text.Json;
+using ExBuy.Api.Data;
 using Microsoft.AspNetCore.Diagnostics;
-using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
-using Npgsql;
 
 namespace ExBuy.Api.Common;
 
 /// <summary>
 /// Turns the exceptions that bad input or a troubled database can raise into problem+json with a 4xx (or 503), so no
-/// request produces a 5xx it did not deserve (contract: Conventions). Anything else falls through to the default 500,
-/// which carries no stack trace unless DEBUG=true.
+/// request produces a 5xx it did not deserve: a client's mistake is a 4xx naming what to fix, a conflict a 409 to retry,
+/// a busy or unreachable database a 503 with Retry-After. Which provider error is which is <see cref="DbErrors"/>' call.
+/// Anything else falls through to the default 500, which carries no stack trace unless DEBUG=true.
 /// </summary>
 public sealed class ExBuyExceptionHandler(IProblemDetailsService problems, ILogger<ExBuyExceptionHandler> log)
     : IExceptionHandler
 {
+    private static readonly (int Status, string Title, string? Detail, IDictionary<string, string[]>? Errors) ConstraintViolation =
+        (409, "Conflict", "The change conflicts with the current data (a constraint refused it); nothing was written.", null);
+
     public async ValueTask<bool> TryHandleAsync(HttpContext context, Exception exception, CancellationToken ct)
     {
         var (status, title, detail, errors) = Classify(exception);
@@ -64,16 +65,18 @@ public sealed class ExBuyExceptionHandler(IProblemDetailsService problems, ILogg
                 return (bad.StatusCode, "Bad Request", bad.Message, null);
             case DbUpdateConcurrencyException:
                 return (409, "Conflict", "The row was changed by a concurrent request; retry.", null);
-            case DbUpdateException { InnerException: { } inner } when IsConstraintViolation(inner):
-                return (409, "Conflict", "The change conflicts with the current data (a constraint refused it); nothing was written.", null);
-            case not null when IsConstraintViolation(ex):
-                return (409, "Conflict", "The change conflicts with the current data (a constraint refused it); nothing was written.", null);
-            case not null when IsSerializationFailure(ex):
-                return (409, "Conflict", "A concurrent transaction conflicted with this one; nothing was written, retry.", null);
-            case not null when IsUnavailable(ex):
-                return (503, "Service Unavailable", "The database is unavailable or busy; retry shortly.", null);
+            // EF wraps the provider's error: looking from the inner exception too reaches one level deeper than from EF's.
+            case DbUpdateException { InnerException: { } inner } when DbErrors.Classify(inner) == DbErrorKind.ConstraintViolation:
+                return ConstraintViolation;
             default:
-                return (0, "", null, null);
+                return DbErrors.Classify(ex) switch
+                {
+                    DbErrorKind.ConstraintViolation => ConstraintViolation,
+                    DbErrorKind.SerializationFailure =>
+                        (409, "Conflict", "A concurrent transaction conflicted with this one; nothing was written, retry.", null),
+                    DbErrorKind.Unavailable => (503, "Service Unavailable", "The database is unavailable or busy; retry shortly.", null),
+                    _ => (0, "", null, null),
+                };
         }
     }
 
@@ -90,36 +93,4 @@ public sealed class ExBuyExceptionHandler(IProblemDetailsService problems, ILogg
         json.Message.Contains("could not be converted", StringComparison.Ordinal)
             ? "Invalid value: wrong JSON type, or a number out of range for this field."
             : "Malformed JSON: " + (json.Message.Split(" Path:", 2)[0].Split(" LineNumber:", 2)[0]).TrimEnd('.', ' ') + ".";
-
-    private static bool IsConstraintViolation(Exception ex) => Unwrap(ex).Any(e => e switch
-    {
-        PostgresException pg => pg.SqlState is PostgresErrorCodes.CheckViolation or PostgresErrorCodes.UniqueViolation
-            or PostgresErrorCodes.ForeignKeyViolation or PostgresErrorCodes.NotNullViolation,
-        SqliteException sq => sq.SqliteErrorCode == 19, // SQLITE_CONSTRAINT
-        _ => false,
-    });
-
-    private static bool IsSerializationFailure(Exception ex) => Unwrap(ex).Any(e =>
-        e is PostgresException { SqlState: PostgresErrorCodes.SerializationFailure or PostgresErrorCodes.DeadlockDetected or PostgresErrorCodes.LockNotAvailable });
-
-    private static bool IsUnavailable(Exception ex) => Unwrap(ex).Any(e => e switch
-    {
-        SqliteException sq => sq.SqliteErrorCode is 5 or 6 or 14, // BUSY, LOCKED, CANTOPEN
-        NpgsqlException { InnerException: SocketException or TimeoutException } => true,
-        PostgresException pg => pg.SqlState.StartsWith("08", StringComparison.Ordinal) // connection exceptions
-            || pg.SqlState is PostgresErrorCodes.TooManyConnections or PostgresErrorCodes.CannotConnectNow
-            || pg.SqlState.StartsWith("57P", StringComparison.Ordinal), // admin shutdown
-        SocketException => true,
-        NpgsqlException { IsTransient: true } => true,
-        DbException when e.Message.Contains("pool", StringComparison.OrdinalIgnoreCase) => true,
-        _ => false,
-    });
-
-    private static IEnumerable<Exception> Unwrap(Exception? ex)
-    {
-        for (var depth = 0; ex is not null && depth < 8; depth++, ex = ex.InnerException)
-        {
-            yield return ex;
-        }
-    }
 }

@@ -1,7 +1,5 @@
 using ExBuy.Api.Data.Seeding;
-using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
-using Npgsql;
 
 namespace ExBuy.Api.Data;
 
@@ -13,16 +11,12 @@ public static class DatabaseStartup
     {
         try
         {
+            if (!await PrepareSchemaAsync(services, options, ct))
+            {
+                return false;
+            }
             await using var scope = services.CreateAsyncScope();
             var db = scope.ServiceProvider.GetRequiredService<ExBuyDb>();
-            if (options.MigrateOnStart)
-            {
-                await db.Database.MigrateAsync(ct);
-            }
-            else if (!await db.Database.CanConnectAsync(ct))
-            {
-                throw new InvalidOperationException("the database does not answer");
-            }
             if (!string.Equals(options.SeedOnEmpty, "none", StringComparison.OrdinalIgnoreCase)
                 && !await db.Products.AnyAsync(ct))
             {
@@ -40,19 +34,36 @@ public static class DatabaseStartup
         }
     }
 
+    /// <summary>
+    /// Applies pending migrations (DB_MIGRATE, default on) or, with them turned off, checks that the database answers:
+    /// start-up, <c>seed</c> and <c>reset</c> all begin here, so each works on a fresh database. Returns false after
+    /// printing one line when the database does not answer; any other failure is thrown for the caller to explain.
+    /// </summary>
+    public static async Task<bool> PrepareSchemaAsync(IServiceProvider services, DatabaseOptions options, CancellationToken ct)
+    {
+        await using var scope = services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<ExBuyDb>();
+        if (options.MigrateOnStart)
+        {
+            await db.Database.MigrateAsync(ct);
+            return true;
+        }
+        if (await db.Database.CanConnectAsync(ct))
+        {
+            return true;
+        }
+        Console.Error.WriteLine(Explain(options, new InvalidOperationException("the database does not answer")));
+        return false;
+    }
+
     /// <summary>One line: which database, what failed, what to do.</summary>
     public static string Explain(DatabaseOptions options, Exception ex)
     {
-        var root = ex;
-        while (root.InnerException is not null && root is not (PostgresException or SqliteException))
-        {
-            root = root.InnerException;
-        }
-        var reason = root.Message.ReplaceLineEndings(" ").Trim().TrimEnd('.');
+        var reason = DbErrors.RootCause(ex).Message.ReplaceLineEndings(" ").Trim().TrimEnd('.');
         var fix = options.IsPostgres
             ? "Start PostgreSQL or set DB_HOST, DB_PORT, DB_NAME, DB_USER, DB_PASSWORD (DB_ENGINE=sqlite needs no server)."
             : "Check DB_PATH (its folder must exist and be writable).";
-        return ex is NpgsqlException or SqliteException || root is NpgsqlException or SqliteException or System.Net.Sockets.SocketException
+        return DbErrors.IsDatabaseFailure(ex)
             ? $"exbuy: cannot use the database ({options.Describe()}): {reason}. {fix}"
             : $"exbuy: database start-up failed ({options.Describe()}): {reason}. {fix}";
     }

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using ExBuy.Api.Commands;
 using ExBuy.Api.Data;
 using ExBuy.Api.Data.Seeding;
 using Microsoft.Extensions.Configuration;

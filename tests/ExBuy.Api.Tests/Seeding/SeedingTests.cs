@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
+using ExBuy.Api.Commands;
 using ExBuy.Api.Data;
 using ExBuy.Api.Data.Entities;
 using ExBuy.Api.Data.Seeding;
@@ -188,7 +189,7 @@ public abstract class SeedingTests(ExBuyApp app) : EngineTests(app)
         await ResetAndSeedAsync(Small);
         var before = await ContentHashAsync();
 
-        var ex = await Assert.ThrowsAsync<CommandException>(() => SeedAsync(Small with { RandomSeed = 99 }));
+        var ex = await Assert.ThrowsAsync<SeedException>(() => SeedAsync(Small with { RandomSeed = 99 }));
 
         Assert.Equal("database already has 300 products; use --reset to replace them.", ex.Message);
         Assert.Equal(before, await ContentHashAsync());
@@ -245,7 +246,7 @@ public abstract class SeedingTests(ExBuyApp app) : EngineTests(app)
             Assert.Equal(SeedMethod.Copy, report.Method);
             return;
         }
-        var ex = await Assert.ThrowsAsync<CommandException>(() => SeedAsync(Small with { Method = SeedMethod.Copy, Reset = true }));
+        var ex = await Assert.ThrowsAsync<SeedException>(() => SeedAsync(Small with { Method = SeedMethod.Copy, Reset = true }));
         Assert.Contains("--method copy needs PostgreSQL", ex.Message, StringComparison.Ordinal);
     }
 

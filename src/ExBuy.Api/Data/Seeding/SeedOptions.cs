@@ -29,7 +29,7 @@ public sealed record SeedOptions(
 
     public const int MaxBatchSize = 1_000_000;
 
-    /// <summary>Throws <see cref="CommandException"/> with one line naming the bad value.</summary>
+    /// <summary>Throws <see cref="SeedException"/> with one line naming the bad value.</summary>
     public void Validate()
     {
         CheckCount("--products", Products);
@@ -37,19 +37,19 @@ public sealed record SeedOptions(
         CheckCount("--reviews", Reviews);
         if (BatchSize is < 1 or > MaxBatchSize)
         {
-            throw new CommandException($"--batch-size {BatchSize} is out of range: use 1..{MaxBatchSize}.");
+            throw new SeedException($"--batch-size {BatchSize} is out of range: use 1..{MaxBatchSize}.");
         }
         if (RandomSeed < 0)
         {
-            throw new CommandException($"--random-seed {RandomSeed} is negative: use 0..{int.MaxValue}.");
+            throw new SeedException($"--random-seed {RandomSeed} is negative: use 0..{int.MaxValue}.");
         }
         if (Products == 0 && Orders > 0)
         {
-            throw new CommandException($"--orders {Orders} needs products to order: set --products to at least 1.");
+            throw new SeedException($"--orders {Orders} needs products to order: set --products to at least 1.");
         }
         if (Products == 0 && Reviews > 0)
         {
-            throw new CommandException($"--reviews {Reviews} needs products to review: set --products to at least 1.");
+            throw new SeedException($"--reviews {Reviews} needs products to review: set --products to at least 1.");
         }
     }
 
@@ -57,7 +57,7 @@ public sealed record SeedOptions(
     {
         if (value is < 0 or > MaxCount)
         {
-            throw new CommandException($"{flag} {value} is out of range: use 0..{MaxCount}.");
+            throw new SeedException($"{flag} {value} is out of range: use 0..{MaxCount}.");
         }
     }
 }
@@ -74,6 +74,6 @@ public static class SeedPresets
         "small" => new SeedOptions(1_000, 5_000, 10_000),
         "medium" => new SeedOptions(10_000, 50_000, 100_000),
         "large" => new SeedOptions(100_000, 500_000, 1_000_000),
-        _ => throw new CommandException($"unknown preset '{name}': use small, medium or large."),
+        _ => throw new SeedException($"unknown preset '{name}': use small, medium or large."),
     };
 }

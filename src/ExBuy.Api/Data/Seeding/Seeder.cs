@@ -69,7 +69,7 @@ public static class Seeder
                 var busy = Array.FindIndex(counts, c => c > 0);
                 if (busy >= 0)
                 {
-                    throw new CommandException($"database already has {counts[busy]:N0} {SeedTables.Names[busy]}; use --reset to replace them.");
+                    throw new SeedException($"database already has {counts[busy]:N0} {SeedTables.Names[busy]}; use --reset to replace them.");
                 }
             }
 
@@ -119,7 +119,7 @@ public static class Seeder
                 return 0;
             }, _ => 0);
         }
-        catch (Exception ex) when (ex is not (OperationCanceledException or CommandException))
+        catch (Exception ex) when (ex is not (OperationCanceledException or SeedException))
         {
             throw new SeedFailedException(current, ex);
         }
@@ -139,7 +139,7 @@ public static class Seeder
     {
         null => database.IsPostgres ? SeedMethod.Copy : SeedMethod.Insert,
         SeedMethod.Copy when !database.IsPostgres =>
-            throw new CommandException("--method copy needs PostgreSQL (DB_ENGINE=postgres); SQLite loads with --method insert."),
+            throw new SeedException("--method copy needs PostgreSQL (DB_ENGINE=postgres); SQLite loads with --method insert."),
         var m => m.Value,
     };
 

@@ -89,7 +89,7 @@ internal sealed class SqliteSeedStore(IServiceProvider services) : ISeedStore
     {
         if (method != SeedMethod.Insert)
         {
-            throw new CommandException("--method copy needs PostgreSQL: SQLite loads with --method insert.");
+            throw new SeedException("--method copy needs PostgreSQL: SQLite loads with --method insert.");
         }
         var rows = table.RowCount(plan);
         var perStatement = Math.Max(1, Math.Min(batchSize, MaxParameters / table.Columns.Length));

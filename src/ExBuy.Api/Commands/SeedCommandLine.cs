@@ -1,6 +1,7 @@
 using System.Globalization;
+using ExBuy.Api.Data.Seeding;
 
-namespace ExBuy.Api.Data.Seeding;
+namespace ExBuy.Api.Commands;
 
 public sealed record WarmupOptions(Uri Url, int Requests)
 {
@@ -11,7 +12,20 @@ public sealed record WarmupOptions(Uri Url, int Requests)
 /// <summary>Options of <c>seed</c>, <c>reset</c> and <c>warmup</c>. Every mistake is one <see cref="CommandException"/> line.</summary>
 public static class SeedCommandLine
 {
+    /// <summary>The seeder's own checks (counts, presets: <see cref="SeedException"/>) come back as the same one line.</summary>
     public static SeedOptions ParseSeed(IReadOnlyList<string> args)
+    {
+        try
+        {
+            return ReadSeed(args);
+        }
+        catch (SeedException ex)
+        {
+            throw new CommandException(ex.Message);
+        }
+    }
+
+    private static SeedOptions ReadSeed(IReadOnlyList<string> args)
     {
         var options = SeedPresets.Resolve(SeedPresets.Default);
         long? products = null, orders = null, reviews = null;

@@ -2,7 +2,7 @@ using ExBuy.Api.Data;
 using ExBuy.Api.Data.Seeding;
 using Microsoft.EntityFrameworkCore;
 
-namespace ExBuy.Api;
+namespace ExBuy.Api.Commands;
 
 /// <summary>The verbs of the one executable (the original's manage.py): <c>migrate</c>, <c>seed</c>, <c>reset</c>, <c>warmup</c>.</summary>
 public static class ExBuyCommands
@@ -32,16 +32,15 @@ public static class ExBuyCommands
             return args[0] switch
             {
                 "migrate" => await MigrateAsync(cts.Token),
-                "seed" or "reset" or "warmup" => await SeedCommands.RunAsync(args, cts.Token),
+                "seed" or "reset" or "warmup" when SeedCommandLine.WantsHelp(args) => SeedCommands.Help(),
+                "seed" => await SeedCommands.SeedAsync(args[1..], cts.Token),
+                "reset" => await SeedCommands.ResetAsync(args[1..], cts.Token),
+                "warmup" => await SeedCommands.WarmupAsync(args[1..], cts.Token),
                 _ => Help(),
             };
         }
-        catch (CommandException ex)
-        {
-            Console.Error.WriteLine($"exbuy {args[0]}: {ex.Message}");
-            return 2;
-        }
-        catch (ConfigurationError ex)
+        // A bad argument, a load the seeder refuses, a bad setting: one line, nothing touched.
+        catch (Exception ex) when (ex is CommandException or SeedException or ConfigurationError)
         {
             Console.Error.WriteLine($"exbuy {args[0]}: {ex.Message}");
             return 2;
@@ -94,6 +93,3 @@ public static class ExBuyCommands
         return 0;
     }
 }
-
-/// <summary>A command's own error: printed as one line, exit code 2.</summary>
-public sealed class CommandException(string message) : Exception(message);

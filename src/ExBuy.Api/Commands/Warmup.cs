@@ -3,7 +3,7 @@ using System.Globalization;
 using System.Net;
 using System.Text.Json;
 
-namespace ExBuy.Api.Data.Seeding;
+namespace ExBuy.Api.Commands;
 
 public sealed record WarmupEndpoint(string Name, int Requests, int Ok, int ClientErrors, int ServerErrors, int Failures, double MeanMs, double MaxMs);
 

@@ -1,10 +1,8 @@
-using System.Net.Sockets;
-using Microsoft.Data.Sqlite;
-using Microsoft.EntityFrameworkCore;
-using Npgsql;
+using ExBuy.Api.Data;
+using ExBuy.Api.Data.Seeding;
 using Spectre.Console;
 
-namespace ExBuy.Api.Data.Seeding;
+namespace ExBuy.Api.Commands;
 
 /// <summary>The <c>seed</c>, <c>reset</c> and <c>warmup</c> verbs: parse, run against the data host, print one clear line on failure.</summary>
 public static class SeedCommands
@@ -12,26 +10,17 @@ public static class SeedCommands
     /// <summary>Exit code after Ctrl-C (128 + SIGINT, as shells report it).</summary>
     public const int Cancelled = 130;
 
-    public static async Task<int> RunAsync(string[] args, CancellationToken ct)
+    /// <summary><c>seed --help</c>, <c>reset --help</c>, <c>warmup --help</c>.</summary>
+    public static int Help()
     {
-        if (SeedCommandLine.WantsHelp(args))
-        {
-            Console.WriteLine("Usage: dotnet run --project src/ExBuy.Api -- <command> [options]\n\n" + SeedCommandLine.Usage);
-            return 0;
-        }
-        var rest = args.Skip(1).ToArray();
-        return args[0] switch
-        {
-            "seed" => await SeedAsync(SeedCommandLine.ParseSeed(rest), ct),
-            "reset" => await ResetAsync(rest, ct),
-            "warmup" => await WarmupAsync(SeedCommandLine.ParseWarmup(rest), ct),
-            _ => throw new CommandException($"unknown command '{args[0]}'."),
-        };
+        Console.WriteLine("Usage: dotnet run --project src/ExBuy.Api -- <command> [options]\n\n" + SeedCommandLine.Usage);
+        return 0;
     }
 
-    private static async Task<int> SeedAsync(SeedOptions options, CancellationToken ct)
+    public static async Task<int> SeedAsync(IReadOnlyList<string> args, CancellationToken ct)
     {
-        using var host = BuildHost();
+        var options = SeedCommandLine.ParseSeed(args);
+        using var host = ExBuyCommands.BuildDataHost();
         var database = host.Services.GetRequiredService<DatabaseOptions>();
         var method = Seeder.ResolveMethod(database, options.Method);
         Console.WriteLine($"exbuy seed: {options.Products:N0} products, {options.Orders:N0} orders, {options.Reviews:N0} reviews "
@@ -39,7 +28,7 @@ public static class SeedCommands
             + $"batch size {options.BatchSize}{(options.Reset ? ", reset" : "")})");
         try
         {
-            if (!await PrepareSchemaAsync(host.Services, database, ct))
+            if (!await DatabaseStartup.PrepareSchemaAsync(host.Services, database, ct))
             {
                 return 1;
             }
@@ -61,21 +50,21 @@ public static class SeedCommands
                 + "Re-run with --reset to replace what is there.");
             return 1;
         }
-        catch (Exception ex) when (IsDatabaseError(ex))
+        catch (Exception ex) when (DbErrors.InvolvesDatabase(ex))
         {
             Console.Error.WriteLine(DatabaseStartup.Explain(database, ex));
             return 1;
         }
     }
 
-    private static async Task<int> ResetAsync(string[] args, CancellationToken ct)
+    public static async Task<int> ResetAsync(IReadOnlyList<string> args, CancellationToken ct)
     {
         SeedCommandLine.ParseReset(args);
-        using var host = BuildHost();
+        using var host = ExBuyCommands.BuildDataHost();
         var database = host.Services.GetRequiredService<DatabaseOptions>();
         try
         {
-            if (!await PrepareSchemaAsync(host.Services, database, ct))
+            if (!await DatabaseStartup.PrepareSchemaAsync(host.Services, database, ct))
             {
                 return 1;
             }
@@ -88,15 +77,16 @@ public static class SeedCommands
             Console.Error.WriteLine("exbuy reset: cancelled; nothing was changed.");
             return Cancelled;
         }
-        catch (Exception ex) when (IsDatabaseError(ex))
+        catch (Exception ex) when (DbErrors.InvolvesDatabase(ex))
         {
             Console.Error.WriteLine(DatabaseStartup.Explain(database, ex));
             return 1;
         }
     }
 
-    private static async Task<int> WarmupAsync(WarmupOptions options, CancellationToken ct)
+    public static async Task<int> WarmupAsync(IReadOnlyList<string> args, CancellationToken ct)
     {
+        var options = SeedCommandLine.ParseWarmup(args);
         using var client = new HttpClient { BaseAddress = options.Url, Timeout = TimeSpan.FromSeconds(15) };
         Console.WriteLine($"exbuy warmup: {options.Requests} requests to {options.Url} (optimize=false and true)");
         try
@@ -115,49 +105,6 @@ public static class SeedCommands
             Console.Error.WriteLine("exbuy warmup: cancelled.");
             return Cancelled;
         }
-    }
-
-    /// <summary>The data host; a bad DB_* setting becomes one line (DatabaseOptions.Validate says how to fix it).</summary>
-    private static IHost BuildHost()
-    {
-        try
-        {
-            return ExBuyCommands.BuildDataHost();
-        }
-        catch (InvalidOperationException ex)
-        {
-            throw new CommandException(ex.Message);
-        }
-    }
-
-    /// <summary>Applies pending migrations (DB_MIGRATE, default on) so seed and reset work on a fresh database, as start-up does.</summary>
-    private static async Task<bool> PrepareSchemaAsync(IServiceProvider services, DatabaseOptions database, CancellationToken ct)
-    {
-        await using var scope = services.CreateAsyncScope();
-        var db = scope.ServiceProvider.GetRequiredService<ExBuyDb>();
-        if (database.MigrateOnStart)
-        {
-            await db.Database.MigrateAsync(ct);
-            return true;
-        }
-        if (!await db.Database.CanConnectAsync(ct))
-        {
-            Console.Error.WriteLine(DatabaseStartup.Explain(database, new InvalidOperationException("the database does not answer")));
-            return false;
-        }
-        return true;
-    }
-
-    private static bool IsDatabaseError(Exception ex)
-    {
-        for (var e = ex; e is not null; e = e.InnerException)
-        {
-            if (e is NpgsqlException or SqliteException or SocketException or TimeoutException)
-            {
-                return true;
-            }
-        }
-        return false;
     }
 
     private static bool Interactive() =>

@@ -43,7 +43,7 @@ public static class Hosting
         services.AddSingleton<ProductDetailQuery>();
         services.ConfigureHttpJsonOptions(o => ExBuyJsonContext.Configure(o.SerializerOptions));
         // Malformed JSON and wrong types become BadHttpRequestException in every environment (it defaults to
-        // Development only), which ExBuyExceptionHandler turns into a 400 naming the field (CONVENTIONS §5).
+        // Development only), which ExBuyExceptionHandler turns into a 400 naming the field: a bad body is a 400, never a 500.
         services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
         services.AddProblemDetails(o => o.CustomizeProblemDetails = ctx =>
         {

@@ -16,8 +16,8 @@ public static class DataSetup
     {
         var options = DatabaseOptions.FromConfiguration(configuration);
         services.AddSingleton(options);
+        // Both query counters find the current request through it.
         services.AddHttpContextAccessor();
-        services.AddSingleton<QueryCountInterceptor>();
 
         if (options.IsPostgres)
         {
@@ -28,6 +28,7 @@ public static class DataSetup
         }
         else
         {
+            services.AddSingleton<QueryCountInterceptor>();
             services.AddDbContextPool<ExBuyDb, SqliteExBuyDb>((sp, o) => ConfigureSqlite(
                 o, options.SqliteConnectionString(), sp.GetRequiredService<QueryCountInterceptor>()));
         }

@@ -7,9 +7,9 @@ using Microsoft.AspNetCore.Http;
 namespace ExBuy.Api.Tests.Common;
 
 /// <summary>
-/// Unit tests of the JSON path → <c>errors</c> key mapping (contract: Conventions, e.g. <c>items[1].quantity</c>,
-/// <c>orders[3].items[0].product_id</c>), first on literal paths, then on the paths System.Text.Json really reports
-/// with the app's own serializer options.
+/// Unit tests of the JSON path → <c>errors</c> key mapping. A key is the field's path as the client wrote it (e.g.
+/// <c>items[1].quantity</c>, <c>orders[3].items[0].product_id</c>), so a client can point at the bad field of a nested
+/// body. First on literal paths, then on the paths System.Text.Json really reports with the app's own serializer options.
 /// </summary>
 public sealed class ErrorHandlingTests
 {

@@ -5,8 +5,9 @@ using ExBuy.Api.Tests.Infrastructure;
 namespace ExBuy.Api.Tests.Common;
 
 /// <summary>
-/// Contract: Conventions — behaviour every route shares rather than one feature's: unknown paths, wrong methods, ids that
-/// are not positive 64-bit integers, and bodies that are not JSON at all. Every answer is problem+json with X-Query-Count.
+/// Behaviour every route shares rather than one feature's: unknown paths, wrong methods, ids that are not positive
+/// 64-bit integers, and bodies that are not JSON at all. Every answer is problem+json with X-Query-Count, so a client
+/// and a load script read every error the same way.
 /// </summary>
 public abstract class WireTests(ExBuyApp app) : EngineTests(app)
 {

@@ -16,13 +16,6 @@ public static class Http
     public static Task<HttpResponseMessage> PatchJsonAsync(this HttpClient client, string url, string rawJson) =>
         client.PatchAsync(url, Json(rawJson));
 
-    public static async Task<JsonElement> ReadJsonAsync(this HttpResponseMessage response)
-    {
-        var text = await response.Content.ReadAsStringAsync();
-        using var doc = JsonDocument.Parse(text);
-        return doc.RootElement.Clone();
-    }
-
     /// <summary>Asserts the status and returns the parsed body (with the body in the failure message).</summary>
     public static async Task<JsonElement> ExpectAsync(this HttpResponseMessage response, HttpStatusCode status)
     {
@@ -60,4 +53,34 @@ public static class Http
     }
 
     public static MediaTypeHeaderValue? ContentType(this HttpResponseMessage response) => response.Content.Headers.ContentType;
+
+    /// <summary>The ids of a page's <c>results</c>, in order.</summary>
+    public static long[] Ids(this JsonElement page) =>
+        [.. page.GetProperty("results").EnumerateArray().Select(e => e.GetProperty("id").GetInt64())];
+
+    /// <summary>GETs the same URL on both optimize paths and asserts identical bodies (links aside).</summary>
+    public static async Task<(JsonElement Naive, JsonElement Optimized, int NaiveQueries, int OptimizedQueries)> BothPathsAsync(
+        this HttpClient client, string url, CancellationToken ct)
+    {
+        var sep = url.Contains('?') ? '&' : '?';
+        using var naiveResponse = await client.GetAsync($"{url}{sep}optimize=false", ct);
+        var naive = await naiveResponse.ExpectAsync(HttpStatusCode.OK);
+        using var optimizedResponse = await client.GetAsync($"{url}{sep}optimize=true", ct);
+        var optimized = await optimizedResponse.ExpectAsync(HttpStatusCode.OK);
+        if (naive.TryGetProperty("results", out var naiveResults))
+        {
+            Assert.Equal(naiveResults.GetRawText(), optimized.GetProperty("results").GetRawText());
+            Assert.Equal(naive.GetProperty("count").GetInt64(), optimized.GetProperty("count").GetInt64());
+            Assert.Equal(Unoptimized(naive.GetProperty("next")), Unoptimized(optimized.GetProperty("next")));
+            Assert.Equal(Unoptimized(naive.GetProperty("previous")), Unoptimized(optimized.GetProperty("previous")));
+        }
+        else
+        {
+            Assert.Equal(naive.GetRawText(), optimized.GetRawText());
+        }
+        return (naive, optimized, naiveResponse.QueryCount(), optimizedResponse.QueryCount());
+    }
+
+    private static string? Unoptimized(JsonElement link) =>
+        link.ValueKind == JsonValueKind.Null ? null : link.GetString()!.Replace("optimize=true", "optimize=false", StringComparison.Ordinal);
 }

@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
-using Npgsql;
 
 namespace ExBuy.Api.Tests.Infrastructure;
 
@@ -46,21 +45,12 @@ public sealed class PostgresCluster : IAsyncLifetime
         await RunPgAsync(asRoot, "pg_ctl", $"-D {pgData} -l {Path.Combine(_dataDir, "server.log")} -o \"{opts}\" -w -t 60 start");
     }
 
-    /// <summary>A connection string for a fresh database name; EF migrations create it.</summary>
+    /// <summary>A fresh database name; the app's migrations create the database.</summary>
     public string NewDatabase(string prefix)
     {
         var n = Interlocked.Increment(ref _databases);
         return $"exbuy_{prefix.ToLowerInvariant()}_{n}";
     }
-
-    public string ConnectionString(string database) => new NpgsqlConnectionStringBuilder
-    {
-        Host = "127.0.0.1",
-        Port = Port,
-        Username = "postgres",
-        Database = database,
-        MaxPoolSize = 50,
-    }.ConnectionString;
 
     /// <summary>Skips (locally) or fails (CI=true) a PostgreSQL test when no server could be started.</summary>
     public void EnsureAvailable()

@@ -1,6 +1,5 @@
 using System.Net;
 using ExBuy.Api.Tests.Infrastructure;
-using ExBuy.Api.Tests.Orders;
 
 namespace ExBuy.Api.Tests.Inventory;
 
@@ -15,12 +14,12 @@ public abstract class InventoryTests(ExBuyApp app) : EngineTests(app)
     [InlineData("versioned")]
     public async Task ReservingTakesStockOnceAndAnswersTheContractShape(string lockType)
     {
-        var product = await Arrange.ProductAsync(App, stock: 10);
+        var product = await App.AddProductAsync(stock: 10);
         var response = await ReserveAsync(lockType, product.Id, 3);
         var body = await response.ExpectAsync(HttpStatusCode.OK);
         Assert.Equal($$"""{"product_id":{{product.Id}},"quantity":3,"remaining_stock":7,"lock_type":"{{lockType}}"}""", body.GetRawText());
 
-        var stored = await Arrange.ReadProductAsync(App, product.Id);
+        var stored = await App.ReadProductAsync(product.Id);
         Assert.Equal(7, stored.Stock);
         Assert.Equal(product.Version + 1, stored.Version);
         Assert.True(stored.UpdatedAt >= product.UpdatedAt);
@@ -29,7 +28,7 @@ public abstract class InventoryTests(ExBuyApp app) : EngineTests(app)
     [Fact]
     public async Task TheDefaultLockTypeIsOptimisticAndOneStatement()
     {
-        var product = await Arrange.ProductAsync(App, stock: 10);
+        var product = await App.AddProductAsync(stock: 10);
         var response = await Client.PostJsonAsync("/api/inventory/reserve", $$"""{"product_id":{{product.Id}},"quantity":1}""");
         var body = await response.ExpectAsync(HttpStatusCode.OK);
         Assert.Equal("optimistic", body.GetProperty("lock_type").GetString());
@@ -42,10 +41,10 @@ public abstract class InventoryTests(ExBuyApp app) : EngineTests(app)
     [InlineData("versioned")]
     public async Task ReservingAnUnknownOrDeletedProductIs404(string lockType)
     {
-        var deleted = await Arrange.ProductAsync(App, stock: 10, deleted: true);
-        await (await ReserveAsync(lockType, 8_000_000_000_000, 1)).ExpectProblemAsync(HttpStatusCode.NotFound);
+        var deleted = await App.AddProductAsync(stock: 10, deleted: true);
+        await (await ReserveAsync(lockType, Arrange.UnknownProductId, 1)).ExpectProblemAsync(HttpStatusCode.NotFound);
         await (await ReserveAsync(lockType, deleted.Id, 1)).ExpectProblemAsync(HttpStatusCode.NotFound);
-        Assert.Equal(10, await Arrange.StockAsync(App, deleted.Id));
+        Assert.Equal(10, await App.StockAsync(deleted.Id));
     }
 
     [Theory]
@@ -54,10 +53,10 @@ public abstract class InventoryTests(ExBuyApp app) : EngineTests(app)
     [InlineData("versioned")]
     public async Task ReservingMoreThanTheStockIs409AndTakesNothing(string lockType)
     {
-        var product = await Arrange.ProductAsync(App, stock: 4);
+        var product = await App.AddProductAsync(stock: 4);
         var problem = await (await ReserveAsync(lockType, product.Id, 5)).ExpectProblemAsync(HttpStatusCode.Conflict);
         Assert.Contains($"product {product.Id}", problem.GetProperty("detail").GetString());
-        var stored = await Arrange.ReadProductAsync(App, product.Id);
+        var stored = await App.ReadProductAsync(product.Id);
         Assert.Equal((4, product.Version), (stored.Stock, stored.Version));
     }
 
@@ -67,11 +66,11 @@ public abstract class InventoryTests(ExBuyApp app) : EngineTests(app)
     [InlineData("versioned")]
     public async Task ReservingExactlyTheStockLeavesZeroThenConflicts(string lockType)
     {
-        var product = await Arrange.ProductAsync(App, stock: 1000);
+        var product = await App.AddProductAsync(stock: 1000);
         var body = await (await ReserveAsync(lockType, product.Id, 1000)).ExpectAsync(HttpStatusCode.OK);
         Assert.Equal(0, body.GetProperty("remaining_stock").GetInt32());
         await (await ReserveAsync(lockType, product.Id, 1)).ExpectProblemAsync(HttpStatusCode.Conflict);
-        Assert.Equal(0, await Arrange.StockAsync(App, product.Id));
+        Assert.Equal(0, await App.StockAsync(product.Id));
     }
 
     [Theory]
@@ -140,23 +139,23 @@ public abstract class InventoryTests(ExBuyApp app) : EngineTests(app)
     public async Task ConcurrentReservationsNeverOversell(string lockType, int stock)
     {
         const int requests = 12;
-        var product = await Arrange.ProductAsync(App, stock: stock);
+        var product = await App.AddProductAsync(stock: stock);
 
-        var responses = await Arrange.ConcurrentlyAsync(requests, async _ =>
+        var responses = await Concurrent.RunAsync(requests, async _ =>
         {
             using var response = await ReserveAsync(lockType, product.Id, 1);
             return (response.StatusCode, Body: await response.Content.ReadAsStringAsync());
         });
 
-        Arrange.AssertOnly(responses.Select(r => r.StatusCode), HttpStatusCode.OK, HttpStatusCode.Conflict);
+        Concurrent.AssertOnly(responses.Select(r => r.StatusCode), HttpStatusCode.OK, HttpStatusCode.Conflict);
         var successes = responses.Where(r => r.StatusCode == HttpStatusCode.OK).ToArray();
         Assert.Equal(Math.Min(requests, stock), successes.Length);
-        Assert.Equal(stock - successes.Length, await Arrange.StockAsync(App, product.Id));
+        Assert.Equal(stock - successes.Length, await App.StockAsync(product.Id));
         var remaining = successes.Select(r => System.Text.Json.JsonDocument.Parse(r.Body).RootElement.GetProperty("remaining_stock").GetInt32())
             .Order().ToArray();
         Assert.Equal(Enumerable.Range(stock - successes.Length, successes.Length), remaining);
         Assert.All(responses.Where(r => r.StatusCode == HttpStatusCode.Conflict), r => Assert.Contains("Insufficient stock", r.Body));
-        var stored = await Arrange.ReadProductAsync(App, product.Id);
+        var stored = await App.ReadProductAsync(product.Id);
         Assert.Equal(product.Version + successes.Length, stored.Version);
     }
 
@@ -165,18 +164,18 @@ public abstract class InventoryTests(ExBuyApp app) : EngineTests(app)
     public async Task MixedTechniquesTogetherNeverOversell()
     {
         const int stock = 6;
-        var product = await Arrange.ProductAsync(App, stock: stock);
+        var product = await App.AddProductAsync(stock: stock);
         string[] lockTypes = ["optimistic", "pessimistic", "versioned"];
 
-        var responses = await Arrange.ConcurrentlyAsync(12, async i =>
+        var responses = await Concurrent.RunAsync(12, async i =>
         {
             using var response = await ReserveAsync(lockTypes[i % 3], product.Id, 1);
             return response.StatusCode;
         });
 
-        Arrange.AssertOnly(responses, HttpStatusCode.OK, HttpStatusCode.Conflict);
+        Concurrent.AssertOnly(responses, HttpStatusCode.OK, HttpStatusCode.Conflict);
         Assert.Equal(stock, responses.Count(s => s == HttpStatusCode.OK));
-        Assert.Equal(0, await Arrange.StockAsync(App, product.Id));
+        Assert.Equal(0, await App.StockAsync(product.Id));
     }
 }
 

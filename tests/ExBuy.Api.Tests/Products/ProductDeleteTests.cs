@@ -10,7 +10,7 @@ public abstract class ProductDeleteTests(ExBuyApp app) : EngineTests(app)
     [Fact]
     public async Task DeleteIsOneConditionalUpdateThatKeepsTheRow()
     {
-        var product = await App.AddProductAsync(Catalog.NewCategory());
+        var product = await App.AddProductAsync();
         var before = DateTime.UtcNow.AddSeconds(-1);
 
         var response = await Client.DeleteAsync($"/api/products/{product.Id}", Ct);
@@ -18,7 +18,7 @@ public abstract class ProductDeleteTests(ExBuyApp app) : EngineTests(app)
         Assert.Equal(HttpStatusCode.NoContent, response.StatusCode);
         Assert.Empty(await response.Content.ReadAsByteArrayAsync(Ct));
         Assert.Equal(1, response.QueryCount());
-        var row = await App.WithDbAsync(db => db.Products.SingleAsync(p => p.Id == product.Id));
+        var row = await App.ReadProductAsync(product.Id);
         Assert.NotNull(row.DeletedAt);
         Assert.True(row.DeletedAt > before);
         Assert.Equal(row.DeletedAt, row.UpdatedAt);
@@ -30,15 +30,15 @@ public abstract class ProductDeleteTests(ExBuyApp app) : EngineTests(app)
     [Fact]
     public async Task DeletingAgainIs404AndChangesNothing()
     {
-        var product = await App.AddProductAsync(Catalog.NewCategory());
+        var product = await App.AddProductAsync();
         (await Client.DeleteAsync($"/api/products/{product.Id}", Ct)).EnsureSuccessStatusCode();
-        var first = await App.WithDbAsync(db => db.Products.SingleAsync(p => p.Id == product.Id));
+        var first = await App.ReadProductAsync(product.Id);
 
         var again = await Client.DeleteAsync($"/api/products/{product.Id}", Ct);
 
         await again.ExpectProblemAsync(HttpStatusCode.NotFound);
         Assert.Equal(1, again.QueryCount());
-        var second = await App.WithDbAsync(db => db.Products.SingleAsync(p => p.Id == product.Id));
+        var second = await App.ReadProductAsync(product.Id);
         Assert.Equal(first.DeletedAt, second.DeletedAt);
         Assert.Equal(first.Version, second.Version);
     }
@@ -59,10 +59,10 @@ public abstract class ProductDeleteTests(ExBuyApp app) : EngineTests(app)
     public async Task DeletedProductDisappearsEverywhereButItsRowsStay()
     {
         var token = "gone" + Guid.NewGuid().ToString("N")[..10];
-        var category = Catalog.NewCategory();
-        var products = await App.AddProductsAsync(Catalog.NewProduct(category, token + " kept"), Catalog.NewProduct(category, token + " gone"));
+        var category = Arrange.NewCategory();
+        var products = await App.AddProductsAsync(Arrange.NewProduct(category, token + " kept"), Arrange.NewProduct(category, token + " gone"));
         var (kept, gone) = (products[0], products[1]);
-        var userId = Catalog.NewUserId();
+        var userId = Arrange.NewUserId();
         await App.AddReviewsAsync(kept.Id, [4], userId);
         await App.AddReviewsAsync(gone.Id, [1, 2], userId);
 

@@ -10,8 +10,9 @@ public abstract class ProductDetailTests(ExBuyApp app) : EngineTests(app)
     [Fact]
     public async Task DetailWithoutReviewsIsTheExactContractShape()
     {
-        var category = Catalog.NewCategory();
-        var product = await App.AddProductAsync(category, "lonely lamp", price: 1234.5m, stock: 0);
+        var category = Arrange.NewCategory();
+        var product = await App.AddProductAsync(category, "lonely lamp", price: 1234.5m, stock: 0,
+            createdAt: Arrange.BaseTime, updatedAt: Arrange.BaseTime.AddMinutes(1));
 
         var (naive, _, _, _) = await Client.BothPathsAsync($"/api/products/{product.Id}", Ct);
 
@@ -23,10 +24,10 @@ public abstract class ProductDetailTests(ExBuyApp app) : EngineTests(app)
     [Fact]
     public async Task DetailCarriesTheTenNewestReviewsNewestFirstWithIdBreakingTies()
     {
-        var product = await App.AddProductAsync(Catalog.NewCategory(), "busy blender");
+        var product = await App.AddProductAsync(name: "busy blender");
         // 12 reviews; reviews 0..3 share one timestamp so id DESC decides among them.
         var reviews = await App.AddReviewsAsync(product.Id, [1, 2, 3, 4, 5, 5, 4, 3, 2, 1, 5, 5],
-            createdAt: i => i < 4 ? Catalog.BaseTime.AddHours(1) : Catalog.BaseTime.AddSeconds(i));
+            createdAt: i => i < 4 ? Arrange.BaseTime.AddHours(1) : Arrange.BaseTime.AddSeconds(i));
         var expected = reviews.OrderByDescending(r => r.CreatedAt).ThenByDescending(r => r.Id).Take(10).ToList();
 
         var (detail, _, _, _) = await Client.BothPathsAsync($"/api/products/{product.Id}", Ct);
@@ -44,9 +45,9 @@ public abstract class ProductDetailTests(ExBuyApp app) : EngineTests(app)
     [Fact]
     public async Task DetailQueryCountIsOneOptimizedAndGrowsWithReviewsNaive()
     {
-        var product = await App.AddProductAsync(Catalog.NewCategory());
+        var product = await App.AddProductAsync();
         await App.AddReviewsAsync(product.Id, [.. Enumerable.Repeat(4, 15)]);
-        var bare = await App.AddProductAsync(Catalog.NewCategory());
+        var bare = await App.AddProductAsync();
 
         var busy = await Client.BothPathsAsync($"/api/products/{product.Id}", Ct);
         var quiet = await Client.BothPathsAsync($"/api/products/{bare.Id}", Ct);
@@ -78,7 +79,7 @@ public abstract class ProductDetailTests(ExBuyApp app) : EngineTests(app)
     [Fact]
     public async Task DeletedProductIs404OnBothPaths()
     {
-        var product = await App.AddProductAsync(Catalog.NewCategory());
+        var product = await App.AddProductAsync();
         await App.AddReviewsAsync(product.Id, [5]);
         await App.SoftDeleteAsync(product.Id);
 
@@ -95,7 +96,7 @@ public abstract class ProductDetailTests(ExBuyApp app) : EngineTests(app)
     [InlineData("optimize=1&optimize=0")]
     public async Task BadOptimizeFlagOnDetailIs400(string query)
     {
-        var product = await App.AddProductAsync(Catalog.NewCategory());
+        var product = await App.AddProductAsync();
         var response = await Client.GetAsync($"/api/products/{product.Id}?{query}", Ct);
         await response.ExpectProblemAsync(HttpStatusCode.BadRequest, "optimize");
         Assert.Equal(0, response.QueryCount());
@@ -104,10 +105,10 @@ public abstract class ProductDetailTests(ExBuyApp app) : EngineTests(app)
     [Fact]
     public async Task ProductReviewsAreNewestFirstPaginatedAndOnlyThisProducts()
     {
-        var product = await App.AddProductAsync(Catalog.NewCategory(), "reviewed radio");
-        var other = await App.AddProductAsync(Catalog.NewCategory());
+        var product = await App.AddProductAsync(name: "reviewed radio");
+        var other = await App.AddProductAsync();
         var reviews = await App.AddReviewsAsync(product.Id, [.. Enumerable.Range(0, 25).Select(i => 1 + i % 5)],
-            createdAt: i => Catalog.BaseTime.AddMinutes(i % 7));
+            createdAt: i => Arrange.BaseTime.AddMinutes(i % 7));
         await App.AddReviewsAsync(other.Id, [1, 2, 3]);
         var expected = reviews.OrderByDescending(r => r.CreatedAt).ThenByDescending(r => r.Id).Select(r => r.Id).ToArray();
         var url = $"/api/products/{product.Id}/reviews?page_size=10";
@@ -133,7 +134,7 @@ public abstract class ProductDetailTests(ExBuyApp app) : EngineTests(app)
     [Fact]
     public async Task ProductReviewsQueryCountIsTwoOptimizedAndGrowsWithThePageNaive()
     {
-        var product = await App.AddProductAsync(Catalog.NewCategory());
+        var product = await App.AddProductAsync();
         await App.AddReviewsAsync(product.Id, [.. Enumerable.Repeat(3, 30)]);
 
         var small = await Client.BothPathsAsync($"/api/products/{product.Id}/reviews?page_size=5", Ct);
@@ -149,7 +150,7 @@ public abstract class ProductDetailTests(ExBuyApp app) : EngineTests(app)
     [Fact]
     public async Task ProductWithoutReviewsHasAnEmptyFirstPageAndA404SecondPage()
     {
-        var product = await App.AddProductAsync(Catalog.NewCategory());
+        var product = await App.AddProductAsync();
 
         var (first, _, _, _) = await Client.BothPathsAsync($"/api/products/{product.Id}/reviews", Ct);
         Assert.Equal("""{"count":0,"next":null,"previous":null,"results":[]}""", first.GetRawText());
@@ -168,7 +169,7 @@ public abstract class ProductDetailTests(ExBuyApp app) : EngineTests(app)
     [InlineData("optimize=nope", "optimize")]
     public async Task ProductReviewsParameterAbuseIs400(string query, string field)
     {
-        var product = await App.AddProductAsync(Catalog.NewCategory());
+        var product = await App.AddProductAsync();
         var response = await Client.GetAsync($"/api/products/{product.Id}/reviews?{query}", Ct);
         await response.ExpectProblemAsync(HttpStatusCode.BadRequest, field);
     }

@@ -12,8 +12,9 @@ public abstract class ProductListTests(ExBuyApp app) : EngineTests(app)
     [Fact]
     public async Task ListItemIsTheContractProductInSnakeCaseWithTwoDecimalMoneyAndUtcTimestamps()
     {
-        var category = Catalog.NewCategory();
-        var product = await App.AddProductAsync(category, "raw json widget", price: 10.5m, stock: 3);
+        var category = Arrange.NewCategory();
+        var product = await App.AddProductAsync(category, "raw json widget", price: 10.5m, stock: 3,
+            createdAt: Arrange.BaseTime, updatedAt: Arrange.BaseTime.AddMinutes(1));
 
         var response = await Client.GetAsync($"/api/products?category={category}", Ct);
         var body = await response.ExpectAsync(HttpStatusCode.OK);
@@ -30,10 +31,10 @@ public abstract class ProductListTests(ExBuyApp app) : EngineTests(app)
     [Fact]
     public async Task DefaultOrderIsIdAscendingAndOnlyLiveProductsOfTheCategoryAppear()
     {
-        var category = Catalog.NewCategory();
+        var category = Arrange.NewCategory();
         var products = await App.AddProductsAsync(
-            Catalog.NewProduct(category), Catalog.NewProduct(category), Catalog.NewProduct(category), Catalog.NewProduct(category));
-        await App.AddProductAsync(Catalog.NewCategory());
+            Arrange.NewProduct(category), Arrange.NewProduct(category), Arrange.NewProduct(category), Arrange.NewProduct(category));
+        await App.AddProductAsync(Arrange.NewCategory());
         await App.SoftDeleteAsync(products[1].Id);
 
         var body = await (await Client.GetAsync($"/api/products?category={category}", Ct)).ExpectAsync(HttpStatusCode.OK);
@@ -45,7 +46,7 @@ public abstract class ProductListTests(ExBuyApp app) : EngineTests(app)
     [Fact]
     public async Task CategoryMatchesExactlyAndEmptyCategoryIsNoFilter()
     {
-        var category = Catalog.NewCategory();
+        var category = Arrange.NewCategory();
         await App.AddProductAsync(category);
 
         var upper = await (await Client.GetAsync($"/api/products?category={category.ToUpperInvariant()}", Ct)).ExpectAsync(HttpStatusCode.OK);
@@ -72,16 +73,16 @@ public abstract class ProductListTests(ExBuyApp app) : EngineTests(app)
     [MemberData(nameof(Orderings))]
     public async Task OrderingByEachFieldInBothDirectionsBreaksTiesByIdInTheSameDirection(string field, bool descending)
     {
-        var category = Catalog.NewCategory();
-        var t = Catalog.BaseTime;
+        var category = Arrange.NewCategory();
+        var t = Arrange.BaseTime;
         // Ties on every non-id field, so the id tie-breaker shows.
         var products = await App.AddProductsAsync(
-            Catalog.NewProduct(category, "delta", 30.00m, 2, t.AddSeconds(3)),
-            Catalog.NewProduct(category, "alpha", 10.00m, 9, t.AddSeconds(1)),
-            Catalog.NewProduct(category, "charlie", 20.00m, 0, t.AddSeconds(2)),
-            Catalog.NewProduct(category, "alpha", 10.00m, 9, t.AddSeconds(1)),
-            Catalog.NewProduct(category, "bravo", 10.01m, 5, t.AddMilliseconds(1500)),
-            Catalog.NewProduct(category, "charlie", 9.99m, 2, t.AddSeconds(3)));
+            Arrange.NewProduct(category, "delta", 30.00m, 2, t.AddSeconds(3)),
+            Arrange.NewProduct(category, "alpha", 10.00m, 9, t.AddSeconds(1)),
+            Arrange.NewProduct(category, "charlie", 20.00m, 0, t.AddSeconds(2)),
+            Arrange.NewProduct(category, "alpha", 10.00m, 9, t.AddSeconds(1)),
+            Arrange.NewProduct(category, "bravo", 10.01m, 5, t.AddMilliseconds(1500)),
+            Arrange.NewProduct(category, "charlie", 9.99m, 2, t.AddSeconds(3)));
         Func<Product, IComparable> key = field switch
         {
             "name" => p => p.Name,
@@ -103,9 +104,9 @@ public abstract class ProductListTests(ExBuyApp app) : EngineTests(app)
     [Fact]
     public async Task OrderingIsStableAcrossPages()
     {
-        var category = Catalog.NewCategory();
+        var category = Arrange.NewCategory();
         var products = await App.AddProductsAsync(
-            [.. Enumerable.Range(0, 7).Select(i => Catalog.NewProduct(category, "same", 5.00m, 1))]);
+            [.. Enumerable.Range(0, 7).Select(i => Arrange.NewProduct(category, "same", 5.00m, 1))]);
         var seen = new List<long>();
         for (var page = 1; page <= 3; page++)
         {
@@ -154,9 +155,9 @@ public abstract class ProductListTests(ExBuyApp app) : EngineTests(app)
             await bad.ExpectProblemAsync(HttpStatusCode.BadRequest, "min_price", "max_price");
             return;
         }
-        var category = Catalog.NewCategory();
+        var category = Arrange.NewCategory();
         await App.AddProductsAsync(
-            [.. new[] { 0m, 9.99m, 10.00m, 10.01m, 20.00m, 20.01m }.Select(price => Catalog.NewProduct(category, price: price))]);
+            [.. new[] { 0m, 9.99m, 10.00m, 10.01m, 20.00m, 20.01m }.Select(price => Arrange.NewProduct(category, price: price))]);
 
         var body = await (await Client.GetAsync($"/api/products?category={category}&ordering=price&{filter}", Ct))
             .ExpectAsync(HttpStatusCode.OK);
@@ -200,7 +201,7 @@ public abstract class ProductListTests(ExBuyApp app) : EngineTests(app)
         var body = await response.ExpectAsync(HttpStatusCode.OK);
         Assert.Equal(0, body.GetProperty("count").GetInt64());
 
-        var live = await App.AddProductAsync(Catalog.NewCategory());
+        var live = await App.AddProductAsync();
         await (await Client.GetAsync($"/api/products/{live.Id}", Ct)).ExpectAsync(HttpStatusCode.OK);
     }
 
@@ -214,8 +215,8 @@ public abstract class ProductListTests(ExBuyApp app) : EngineTests(app)
     [Fact]
     public async Task PaginationLinksAreAbsoluteAndKeepTheOtherParameters()
     {
-        var category = Catalog.NewCategory();
-        var products = await App.AddProductsAsync([.. Enumerable.Range(0, 25).Select(_ => Catalog.NewProduct(category))]);
+        var category = Arrange.NewCategory();
+        var products = await App.AddProductsAsync([.. Enumerable.Range(0, 25).Select(_ => Arrange.NewProduct(category))]);
         var ids = products.Select(p => p.Id).ToArray();
         var url = $"/api/products?category={category}&ordering=id&page_size=10";
 
@@ -241,8 +242,8 @@ public abstract class ProductListTests(ExBuyApp app) : EngineTests(app)
     [Fact]
     public async Task PagePastTheEndIs404WithoutRunningThePageQuery()
     {
-        var category = Catalog.NewCategory();
-        await App.AddProductsAsync([.. Enumerable.Range(0, 3).Select(_ => Catalog.NewProduct(category))]);
+        var category = Arrange.NewCategory();
+        await App.AddProductsAsync([.. Enumerable.Range(0, 3).Select(_ => Arrange.NewProduct(category))]);
 
         foreach (var optimize in new[] { "false", "true" })
         {
@@ -255,7 +256,7 @@ public abstract class ProductListTests(ExBuyApp app) : EngineTests(app)
     [Fact]
     public async Task FirstPageOfNothingIsAnEmptyPage()
     {
-        var body = await (await Client.GetAsync($"/api/products?category={Catalog.NewCategory()}", Ct)).ExpectAsync(HttpStatusCode.OK);
+        var body = await (await Client.GetAsync($"/api/products?category={Arrange.NewCategory()}", Ct)).ExpectAsync(HttpStatusCode.OK);
         Assert.Equal("""{"count":0,"next":null,"previous":null,"results":[]}""", body.GetRawText());
     }
 
@@ -289,7 +290,7 @@ public abstract class ProductListTests(ExBuyApp app) : EngineTests(app)
     [Fact]
     public async Task HugePageNumberIs404NotAnOverflow()
     {
-        var response = await Client.GetAsync($"/api/products?category={Catalog.NewCategory()}&page=2147483647&page_size=100", Ct);
+        var response = await Client.GetAsync($"/api/products?category={Arrange.NewCategory()}&page=2147483647&page_size=100", Ct);
         await response.ExpectProblemAsync(HttpStatusCode.NotFound);
     }
 
@@ -302,15 +303,15 @@ public abstract class ProductListTests(ExBuyApp app) : EngineTests(app)
     [InlineData("0")]
     public async Task OptimizeAcceptsTheContractSpellings(string value)
     {
-        var response = await Client.GetAsync($"/api/products?category={Catalog.NewCategory()}&optimize={value}", Ct);
+        var response = await Client.GetAsync($"/api/products?category={Arrange.NewCategory()}&optimize={value}", Ct);
         await response.ExpectAsync(HttpStatusCode.OK);
     }
 
     [Fact]
     public async Task BothPathsReturnTheSameBodyWithAggregatesRoundedAwayFromZero()
     {
-        var category = Catalog.NewCategory();
-        var products = await App.AddProductsAsync([.. Enumerable.Range(0, 6).Select(i => Catalog.NewProduct(category, price: 1.10m * (i + 1)))]);
+        var category = Arrange.NewCategory();
+        var products = await App.AddProductsAsync([.. Enumerable.Range(0, 6).Select(i => Arrange.NewProduct(category, price: 1.10m * (i + 1)))]);
         int[][] ratings = [[], [5], [1, 2], [1, 2, 2], [1, 1, 1, 1, 1, 1, 1, 2], [4, 4, 5]];
         for (var i = 0; i < products.Count; i++)
         {
@@ -332,8 +333,8 @@ public abstract class ProductListTests(ExBuyApp app) : EngineTests(app)
     [Fact]
     public async Task NaiveQueryCountGrowsWithThePageAndOptimizedStaysAtTwo()
     {
-        var category = Catalog.NewCategory();
-        var products = await App.AddProductsAsync([.. Enumerable.Range(0, 30).Select(_ => Catalog.NewProduct(category))]);
+        var category = Arrange.NewCategory();
+        var products = await App.AddProductsAsync([.. Enumerable.Range(0, 30).Select(_ => Arrange.NewProduct(category))]);
         foreach (var product in products.Take(10))
         {
             await App.AddReviewsAsync(product.Id, [3, 4]);
@@ -361,7 +362,7 @@ public abstract class ProductListTests(ExBuyApp app) : EngineTests(app)
     public async Task PriceAboveStorageLimitAsFilterIsRefusedNotOverflowed()
     {
         var max = (9_999_999_999.99m).ToString(CultureInfo.InvariantCulture);
-        var response = await Client.GetAsync($"/api/products?category={Catalog.NewCategory()}&max_price={max}", Ct);
+        var response = await Client.GetAsync($"/api/products?category={Arrange.NewCategory()}&max_price={max}", Ct);
         await response.ExpectAsync(HttpStatusCode.OK);
     }
 }

@@ -12,12 +12,12 @@ public abstract class ProductSearchTests(ExBuyApp app) : EngineTests(app)
     public async Task QIsACaseInsensitiveSubstringOfTheNameOrderedById()
     {
         var token = Token();
-        var category = Catalog.NewCategory();
+        var category = Arrange.NewCategory();
         var products = await App.AddProductsAsync(
-            Catalog.NewProduct(category, $"Alpha {token} Widget"),
-            Catalog.NewProduct(category, $"beta {token.ToUpperInvariant()} gadget"),
-            Catalog.NewProduct(category, $"gamma {token[..^1]} thing"),
-            Catalog.NewProduct(category, $"{token}"));
+            Arrange.NewProduct(category, $"Alpha {token} Widget"),
+            Arrange.NewProduct(category, $"beta {token.ToUpperInvariant()} gadget"),
+            Arrange.NewProduct(category, $"gamma {token[..^1]} thing"),
+            Arrange.NewProduct(category, $"{token}"));
 
         var (body, _, _, _) = await Client.BothPathsAsync($"/api/search/products?q={token.ToUpperInvariant()[..5]}{token[5..]}", Ct);
 
@@ -32,9 +32,9 @@ public abstract class ProductSearchTests(ExBuyApp app) : EngineTests(app)
     [InlineData("'", "o'brien")]
     public async Task LikeWildcardsAndTheEscapeCharacterMatchLiterally(string q, string matchingName)
     {
-        var category = Catalog.NewCategory();
+        var category = Arrange.NewCategory();
         var names = new[] { "100% cotton", "100 cotton", "snake_case", "snakeXcase", "back\\slash", "odd\\%mix", "o'brien", "plain" };
-        var products = await App.AddProductsAsync([.. names.Select(n => Catalog.NewProduct(category, n))]);
+        var products = await App.AddProductsAsync([.. names.Select(n => Arrange.NewProduct(category, n))]);
 
         var body = await (await Client.GetAsync(
             $"/api/search/products?category={category}&q={Uri.EscapeDataString(q)}", Ct)).ExpectAsync(HttpStatusCode.OK);
@@ -47,8 +47,8 @@ public abstract class ProductSearchTests(ExBuyApp app) : EngineTests(app)
     [Fact]
     public async Task EmptyOrAbsentQIsNoTextFilter()
     {
-        var category = Catalog.NewCategory();
-        await App.AddProductsAsync(Catalog.NewProduct(category, "one"), Catalog.NewProduct(category, "two"));
+        var category = Arrange.NewCategory();
+        await App.AddProductsAsync(Arrange.NewProduct(category, "one"), Arrange.NewProduct(category, "two"));
 
         foreach (var url in new[] { $"/api/search/products?category={category}", $"/api/search/products?category={category}&q=" })
         {
@@ -79,9 +79,9 @@ public abstract class ProductSearchTests(ExBuyApp app) : EngineTests(app)
     [InlineData("0", new[] { 0 })]
     public async Task InStockFiltersOnStock(string inStock, int[] expectedIndexes)
     {
-        var category = Catalog.NewCategory();
+        var category = Arrange.NewCategory();
         var products = await App.AddProductsAsync(
-            Catalog.NewProduct(category, stock: 0), Catalog.NewProduct(category, stock: 1), Catalog.NewProduct(category, stock: 50));
+            Arrange.NewProduct(category, stock: 0), Arrange.NewProduct(category, stock: 1), Arrange.NewProduct(category, stock: 50));
 
         var (body, _, _, _) = await Client.BothPathsAsync($"/api/search/products?category={category}&in_stock={inStock}", Ct);
 
@@ -117,8 +117,8 @@ public abstract class ProductSearchTests(ExBuyApp app) : EngineTests(app)
     [InlineData("\") OR 1=1; --")]
     public async Task SqlLookingValuesAreSearchedLiterally(string value)
     {
-        var category = Catalog.NewCategory();
-        await App.AddProductsAsync(Catalog.NewProduct(category, "innocent"), Catalog.NewProduct(category, $"has {value} inside"));
+        var category = Arrange.NewCategory();
+        await App.AddProductsAsync(Arrange.NewProduct(category, "innocent"), Arrange.NewProduct(category, $"has {value} inside"));
         var escaped = Uri.EscapeDataString(value);
 
         var byQ = await (await Client.GetAsync($"/api/search/products?category={category}&q={escaped}", Ct)).ExpectAsync(HttpStatusCode.OK);
@@ -134,8 +134,8 @@ public abstract class ProductSearchTests(ExBuyApp app) : EngineTests(app)
     public async Task DeletedProductsAreNotFound()
     {
         var token = Token();
-        var category = Catalog.NewCategory();
-        var products = await App.AddProductsAsync(Catalog.NewProduct(category, token + " a"), Catalog.NewProduct(category, token + " b"));
+        var category = Arrange.NewCategory();
+        var products = await App.AddProductsAsync(Arrange.NewProduct(category, token + " a"), Arrange.NewProduct(category, token + " b"));
         await App.SoftDeleteAsync(products[0].Id);
 
         var (body, _, _, _) = await Client.BothPathsAsync($"/api/search/products?q={token}", Ct);
@@ -147,8 +147,8 @@ public abstract class ProductSearchTests(ExBuyApp app) : EngineTests(app)
     public async Task SearchPaginatesWithLinksKeepingTheFilters()
     {
         var token = Token();
-        var category = Catalog.NewCategory();
-        var products = await App.AddProductsAsync([.. Enumerable.Range(0, 5).Select(i => Catalog.NewProduct(category, $"{token} {i}", stock: 1))]);
+        var category = Arrange.NewCategory();
+        var products = await App.AddProductsAsync([.. Enumerable.Range(0, 5).Select(i => Arrange.NewProduct(category, $"{token} {i}", stock: 1))]);
 
         var (page2, _, _, _) = await Client.BothPathsAsync($"/api/search/products?q={token}&in_stock=true&page_size=2&page=2", Ct);
 
@@ -165,8 +165,8 @@ public abstract class ProductSearchTests(ExBuyApp app) : EngineTests(app)
     public async Task NaiveQueryCountGrowsAndOptimizedStaysAtTwo()
     {
         var token = Token();
-        var category = Catalog.NewCategory();
-        var products = await App.AddProductsAsync([.. Enumerable.Range(0, 12).Select(i => Catalog.NewProduct(category, $"{token} {i}"))]);
+        var category = Arrange.NewCategory();
+        var products = await App.AddProductsAsync([.. Enumerable.Range(0, 12).Select(i => Arrange.NewProduct(category, $"{token} {i}"))]);
         await App.AddReviewsAsync(products[0].Id, [2, 5]);
 
         var small = await Client.BothPathsAsync($"/api/search/products?q={token}&page_size=3", Ct);

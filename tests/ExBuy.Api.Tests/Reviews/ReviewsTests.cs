@@ -2,7 +2,6 @@ using System.Net;
 using System.Text;
 using System.Text.Json;
 using ExBuy.Api.Tests.Infrastructure;
-using ExBuy.Api.Tests.Products;
 using Microsoft.EntityFrameworkCore;
 
 namespace ExBuy.Api.Tests.Reviews;
@@ -13,7 +12,7 @@ public abstract class ReviewsTests(ExBuyApp app) : EngineTests(app)
     [Fact]
     public async Task CreatingAReviewAnswers201WithTheReviewAndStoresIt()
     {
-        var product = await App.AddProductAsync(Catalog.NewCategory(), "noted notebook");
+        var product = await App.AddProductAsync(name: "noted notebook");
         var before = DateTime.UtcNow.AddSeconds(-1);
 
         var response = await Client.PostJsonAsync("/api/reviews",
@@ -40,7 +39,7 @@ public abstract class ReviewsTests(ExBuyApp app) : EngineTests(app)
     [Fact]
     public async Task BoundaryValuesAreAccepted()
     {
-        var product = await App.AddProductAsync(Catalog.NewCategory());
+        var product = await App.AddProductAsync();
         var emoji = string.Concat(Enumerable.Repeat("\U0001F600", 2000)); // 2000 code points, 4000 UTF-16 units
         foreach (var (rating, text) in new[] { (1, "x"), (5, new string('b', 2000)), (3, emoji), (2, "  padded  ") })
         {
@@ -56,7 +55,7 @@ public abstract class ReviewsTests(ExBuyApp app) : EngineTests(app)
     [Fact]
     public async Task UnknownProductIs400OnProductAndWritesNothing()
     {
-        var userId = Catalog.NewUserId();
+        var userId = Arrange.NewUserId();
         var response = await Client.PostJsonAsync("/api/reviews",
             $$"""{"product":9223372036854775807,"user_id":{{userId}},"rating":5,"body":"ghost"}""");
         await response.ExpectProblemAsync(HttpStatusCode.BadRequest, "product");
@@ -66,7 +65,7 @@ public abstract class ReviewsTests(ExBuyApp app) : EngineTests(app)
     [Fact]
     public async Task DeletedProductCannotBeReviewed()
     {
-        var product = await App.AddProductAsync(Catalog.NewCategory());
+        var product = await App.AddProductAsync();
         await App.SoftDeleteAsync(product.Id);
 
         var response = await Client.PostJsonAsync("/api/reviews", $$"""{"product":{{product.Id}},"user_id":1,"rating":5,"body":"x"}""");
@@ -138,7 +137,7 @@ public abstract class ReviewsTests(ExBuyApp app) : EngineTests(app)
     [MemberData(nameof(BadBodies))]
     public async Task BadReviewBodyIs400NamingTheFieldAndWritesNothing(string template, string field)
     {
-        var product = await App.AddProductAsync(Catalog.NewCategory());
+        var product = await App.AddProductAsync();
         var json = template.Replace("{P}", product.Id.ToString(System.Globalization.CultureInfo.InvariantCulture))
             .Replace("{LONG}", new string('y', 2001));
 
@@ -152,7 +151,7 @@ public abstract class ReviewsTests(ExBuyApp app) : EngineTests(app)
     [Fact]
     public async Task OverlongEmojiBodyIs400()
     {
-        var product = await App.AddProductAsync(Catalog.NewCategory());
+        var product = await App.AddProductAsync();
         var json = JsonSerializer.Serialize(new { product = product.Id, user_id = 1, rating = 5, body = string.Concat(Enumerable.Repeat("\U0001F600", 2001)) });
 
         var response = await Client.PostJsonAsync("/api/reviews", json);
@@ -171,7 +170,7 @@ public abstract class ReviewsTests(ExBuyApp app) : EngineTests(app)
     [Fact]
     public async Task NonJsonContentTypeIs415()
     {
-        var product = await App.AddProductAsync(Catalog.NewCategory());
+        var product = await App.AddProductAsync();
         var content = new StringContent($$"""{"product":{{product.Id}},"user_id":1,"rating":5,"body":"x"}""", Encoding.UTF8, "text/plain");
 
         var response = await Client.PostAsync("/api/reviews", content, Ct);
@@ -183,12 +182,12 @@ public abstract class ReviewsTests(ExBuyApp app) : EngineTests(app)
     [Fact]
     public async Task ListIsNewestFirstAcrossProductsWithProductNames()
     {
-        var userId = Catalog.NewUserId();
-        var a = await App.AddProductAsync(Catalog.NewCategory(), "apple");
-        var b = await App.AddProductAsync(Catalog.NewCategory(), "banana");
-        var ra = await App.AddReviewsAsync(a.Id, [1, 2, 3], userId, i => Catalog.BaseTime.AddMinutes(i * 2));
-        var rb = await App.AddReviewsAsync(b.Id, [4, 5, 4], userId, i => Catalog.BaseTime.AddMinutes(i * 2 + 1));
-        var rc = await App.AddReviewsAsync(b.Id, [5], userId, _ => Catalog.BaseTime.AddMinutes(4)); // ties with ra[2]
+        var userId = Arrange.NewUserId();
+        var a = await App.AddProductAsync(name: "apple");
+        var b = await App.AddProductAsync(name: "banana");
+        var ra = await App.AddReviewsAsync(a.Id, [1, 2, 3], userId, i => Arrange.BaseTime.AddMinutes(i * 2));
+        var rb = await App.AddReviewsAsync(b.Id, [4, 5, 4], userId, i => Arrange.BaseTime.AddMinutes(i * 2 + 1));
+        var rc = await App.AddReviewsAsync(b.Id, [5], userId, _ => Arrange.BaseTime.AddMinutes(4)); // ties with ra[2]
         var all = ra.Concat(rb).Concat(rc).ToList();
         var expected = all.OrderByDescending(r => r.CreatedAt).ThenByDescending(r => r.Id).Select(r => r.Id).ToArray();
 
@@ -203,10 +202,10 @@ public abstract class ReviewsTests(ExBuyApp app) : EngineTests(app)
     [Fact]
     public async Task FiltersCombine()
     {
-        var userId = Catalog.NewUserId();
-        var otherUser = Catalog.NewUserId();
-        var a = await App.AddProductAsync(Catalog.NewCategory());
-        var b = await App.AddProductAsync(Catalog.NewCategory());
+        var userId = Arrange.NewUserId();
+        var otherUser = Arrange.NewUserId();
+        var a = await App.AddProductAsync();
+        var b = await App.AddProductAsync();
         var mine = await App.AddReviewsAsync(a.Id, [5, 3, 5], userId);
         await App.AddReviewsAsync(b.Id, [5], userId);
         await App.AddReviewsAsync(a.Id, [5], otherUser);
@@ -254,8 +253,8 @@ public abstract class ReviewsTests(ExBuyApp app) : EngineTests(app)
     [Fact]
     public async Task ListPaginatesWithAbsoluteLinksAnd404PastTheEnd()
     {
-        var userId = Catalog.NewUserId();
-        var product = await App.AddProductAsync(Catalog.NewCategory());
+        var userId = Arrange.NewUserId();
+        var product = await App.AddProductAsync();
         var reviews = await App.AddReviewsAsync(product.Id, [.. Enumerable.Repeat(2, 7)], userId);
         var expected = reviews.OrderByDescending(r => r.CreatedAt).ThenByDescending(r => r.Id).Select(r => r.Id).ToArray();
 
@@ -267,17 +266,17 @@ public abstract class ReviewsTests(ExBuyApp app) : EngineTests(app)
         var past = await Client.GetAsync($"/api/reviews?user_id={userId}&page_size=3&page=4", Ct);
         await past.ExpectProblemAsync(HttpStatusCode.NotFound);
         Assert.Equal(1, past.QueryCount());
-        var empty = await (await Client.GetAsync($"/api/reviews?user_id={Catalog.NewUserId()}", Ct)).ExpectAsync(HttpStatusCode.OK);
+        var empty = await (await Client.GetAsync($"/api/reviews?user_id={Arrange.NewUserId()}", Ct)).ExpectAsync(HttpStatusCode.OK);
         Assert.Equal("""{"count":0,"next":null,"previous":null,"results":[]}""", empty.GetRawText());
     }
 
     [Fact]
     public async Task NaiveQueryCountGrowsWithThePageAndOptimizedStaysAtTwo()
     {
-        var userId = Catalog.NewUserId();
+        var userId = Arrange.NewUserId();
         for (var i = 0; i < 4; i++)
         {
-            var product = await App.AddProductAsync(Catalog.NewCategory());
+            var product = await App.AddProductAsync();
             await App.AddReviewsAsync(product.Id, [1, 2, 3, 4, 5, 1, 2], userId);
         }
 

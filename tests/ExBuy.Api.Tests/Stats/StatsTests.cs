@@ -2,8 +2,6 @@ using System.Net;
 using System.Text.Json;
 using ExBuy.Api.Data.Entities;
 using ExBuy.Api.Tests.Infrastructure;
-using ExBuy.Api.Tests.Orders;
-using Microsoft.EntityFrameworkCore;
 
 namespace ExBuy.Api.Tests.Stats;
 
@@ -31,17 +29,17 @@ public abstract class StatsTests(ExBuyApp app) : EngineTests(app)
     [Fact]
     public async Task TopProductsSumsNonCancelledOrdersAtTheirUnitPrices()
     {
-        var a = await Arrange.ProductAsync(App, stock: 1000, price: 2.50m);
-        var b = await Arrange.ProductAsync(App, stock: 1000, price: 10m);
+        var a = await App.AddProductAsync(stock: 1000, price: 2.50m);
+        var b = await App.AddProductAsync(stock: 1000, price: 10m);
         var user = Arrange.NewUserId();
-        await Arrange.OrderAsync(App, user, OrderStatus.Pending, (a, 3), (b, 1));
-        await Arrange.OrderAsync(App, user, OrderStatus.Paid, (a, 2));
-        await Arrange.OrderAsync(App, user, OrderStatus.Cancelled, (a, 500), (b, 500));
-        await Arrange.OrderAsync(App, user, OrderStatus.Shipped, (b, 1));
+        await App.AddOrderAsync(user, OrderStatus.Pending, (a, 3), (b, 1));
+        await App.AddOrderAsync(user, OrderStatus.Paid, (a, 2));
+        await App.AddOrderAsync(user, OrderStatus.Cancelled, (a, 500), (b, 500));
+        await App.AddOrderAsync(user, OrderStatus.Shipped, (b, 1));
         // An order through the API; then the price changes: revenue uses what was paid.
         await (await Client.PostJsonAsync("/api/orders", Arrange.OrderJson(user, (b.Id, 2)))).ExpectAsync(HttpStatusCode.Created);
-        await App.WithDbAsync(db => db.Products.Where(p => p.Id == b.Id).ExecuteUpdateAsync(s => s.SetProperty(p => p.Price, 99m)));
-        await Arrange.OrderAsync(App, user, OrderStatus.Delivered, (await Arrange.ReadProductAsync(App, b.Id), 1));
+        await App.SetPriceAsync(b.Id, 99m);
+        await App.AddOrderAsync(user, OrderStatus.Delivered, (await App.ReadProductAsync(b.Id), 1));
 
         var results = await TopAsync();
         Assert.Equal($$"""{"product_id":{{a.Id}},"name":"{{a.Name}}","units_sold":5,"revenue":12.50,"order_count":2}""",
@@ -56,14 +54,13 @@ public abstract class StatsTests(ExBuyApp app) : EngineTests(app)
     [Fact]
     public async Task DeletedProductsAndProductsWithOnlyCancelledOrdersAreLeftOut()
     {
-        var deleted = await Arrange.ProductAsync(App, stock: 1000);
-        var cancelledOnly = await Arrange.ProductAsync(App, stock: 1000);
-        var kept = await Arrange.ProductAsync(App, stock: 1000);
+        var deleted = await App.AddProductAsync(stock: 1000);
+        var cancelledOnly = await App.AddProductAsync(stock: 1000);
+        var kept = await App.AddProductAsync(stock: 1000);
         var user = Arrange.NewUserId();
-        await Arrange.OrderAsync(App, user, OrderStatus.Paid, (deleted, 7), (kept, 1));
-        await Arrange.OrderAsync(App, user, OrderStatus.Cancelled, (cancelledOnly, 9));
-        await App.WithDbAsync(db => db.Products.Where(p => p.Id == deleted.Id)
-            .ExecuteUpdateAsync(s => s.SetProperty(p => p.DeletedAt, DateTime.UtcNow)));
+        await App.AddOrderAsync(user, OrderStatus.Paid, (deleted, 7), (kept, 1));
+        await App.AddOrderAsync(user, OrderStatus.Cancelled, (cancelledOnly, 9));
+        await App.SoftDeleteAsync(deleted.Id);
 
         var results = await TopAsync();
         var ids = results.Select(r => r.GetProperty("product_id").GetInt64()).ToArray();
@@ -75,11 +72,11 @@ public abstract class StatsTests(ExBuyApp app) : EngineTests(app)
     [Fact]
     public async Task LimitCutsTheListAndDefaultsToTen()
     {
-        var products = await Arrange.ProductsAsync(App, 12, stock: 1000);
+        var products = await App.AddProductsAsync(12, stock: 1000);
         var user = Arrange.NewUserId();
         foreach (var product in products)
         {
-            await Arrange.OrderAsync(App, user, OrderStatus.Pending, (product, 1));
+            await App.AddOrderAsync(user, OrderStatus.Pending, (product, 1));
         }
 
         var response = await Client.GetAsync("/api/stats/top-products", Ct);

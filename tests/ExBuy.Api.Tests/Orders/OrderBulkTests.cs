@@ -39,7 +39,7 @@ public abstract class OrderBulkTests(ExBuyApp app) : EngineTests(app)
         Assert.Equal(50 - 6, await App.StockAsync(products[0].Id));
         Assert.Equal(50 - 6, await App.StockAsync(products[1].Id));
         Assert.Equal(50 - 9, await App.StockAsync(products[2].Id));
-        Assert.Equal(4, response.QueryCount());
+        Assert.Equal(IsPostgres ? 1 : 4, response.QueryCount()); // one statement on PostgreSQL, four on SQLite
     }
 
     [Fact]
@@ -94,7 +94,7 @@ public abstract class OrderBulkTests(ExBuyApp app) : EngineTests(app)
     }
 
     [Fact]
-    public async Task BulkOfTheLargestSizeIsOneTransactionOfFourStatements()
+    public async Task BulkOfTheLargestSizeIsAConstantNumberOfStatements()
     {
         // 100 orders × 50 items = 5,000 lines (the contract's maximum), all over the same 50 products.
         var products = await App.AddProductsAsync(50, stock: 100_000, price: 1.01m);
@@ -111,7 +111,7 @@ public abstract class OrderBulkTests(ExBuyApp app) : EngineTests(app)
 
         Assert.Equal(100, created.GetProperty("created").GetInt32());
         Assert.All(created.GetProperty("orders").EnumerateArray(), o => Assert.Equal(50, o.GetProperty("items").GetArrayLength()));
-        Assert.Equal(4, response.QueryCount());
+        Assert.Equal(IsPostgres ? 1 : 4, response.QueryCount()); // one statement on PostgreSQL, four on SQLite
         Assert.Equal(100, await App.OrderCountAsync(user));
         var expected = 100_000 - Enumerable.Range(0, 100).Sum(i => 1 + i % 7);
         Assert.Equal(expected, await App.StockAsync(products[0].Id));

@@ -15,8 +15,10 @@ public static class StatsQueries
     /// — units and COUNT(*) — joined to the live products, ordered by units_sold DESC, product_id ASC, limited. order_count
     /// is COUNT(*): (order_id, product_id) is unique, so in one product's group every row is a distinct order, without
     /// the per-group sort COUNT(DISTINCT) costs.</item>
-    /// <item>"Non-cancelled" is an anti-join against the cancelled orders (about a tenth of them, found through
-    /// ix_orders_status) rather than a join against every other order: a smaller hash, probed once per item.</item>
+    /// <item>"Non-cancelled" is <c>order_id NOT IN (cancelled orders)</c> rather than a join against every other order:
+    /// PostgreSQL hashes the cancelled ids (about a tenth of the orders, found through ix_orders_status) once per
+    /// statement and both phases probe that one hash; as NOT EXISTS the revenue phase probed the orders' primary key
+    /// per item instead (on large data 845–870 ms against 1,040–1,090 ms for the statement).</item>
     /// <item>Revenue: Σ quantity × unit_price (numeric on PostgreSQL, integer cents on SQLite) is computed afterwards,
     /// only for the <c>limit</c> products kept, from the (product_id, order_id, quantity, unit_price) index. Summing numeric
     /// products for every order item measured most of the old single-pass plan.</item>
@@ -24,8 +26,8 @@ public static class StatsQueries
     /// </summary>
     public static IQueryable<TopProductDto> TopProducts(ExBuyDb db, int limit)
     {
-        var sold = db.OrderItems
-            .Where(i => !db.Orders.Any(o => o.Id == i.OrderId && o.Status == OrderStatus.Cancelled));
+        var cancelled = db.Orders.Where(o => o.Status == OrderStatus.Cancelled).Select(o => o.Id);
+        var sold = db.OrderItems.Where(i => !cancelled.Contains(i.OrderId));
         return sold
             .GroupBy(i => i.ProductId)
             .Select(g => new { ProductId = g.Key, UnitsSold = g.Sum(i => (long)i.Quantity), OrderCount = g.LongCount() })

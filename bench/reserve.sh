@@ -26,7 +26,7 @@ STATS_RUNS=${STATS_RUNS:-20}
 PG_DURABLE=${PG_DURABLE:-0}
 
 die() { echo "reserve.sh: $*" >&2; exit 1; }
-in_range() { [[ "$2" =~ ^[0-9]+$ ]] && (( $2 >= $3 && $2 <= $4 )) || die "$1=$2 must be a whole number in $3..$4"; }
+in_range() { if ! [[ "$2" =~ ^[0-9]+$ ]] || (( $2 < $3 || $2 > $4 )); then die "$1=$2 must be a whole number in $3..$4"; fi; }
 in_range DURATION "$DURATION" 1 60
 in_range CONNECTIONS "$CONNECTIONS" 1 256
 in_range THREADS "$THREADS" 1 16
@@ -85,7 +85,7 @@ psql_run -d postgres -qAt -c "CREATE DATABASE exbuy" >/dev/null
 echo "== App: Release build on $URL"
 timeout 600 dotnet publish "$ROOT/src/ExBuy.Api" -c Release -o "$WORK/app" --nologo -v q >"$WORK/publish.log" 2>&1 \
   || { cat "$WORK/publish.log"; die "publish failed"; }
-env DB_ENGINE=postgres DB_HOST=127.0.0.1 DB_PORT="$PG_PORT" DB_NAME=exbuy DB_USER=postgres DB_PASSWORD= \
+env DB_ENGINE=postgres DB_HOST=127.0.0.1 DB_PORT="$PG_PORT" DB_NAME=exbuy DB_USER=postgres DB_PASSWORD='' \
   SEED_ON_EMPTY=none LOG_LEVEL=WARNING ASPNETCORE_URLS="$URL" \
   dotnet "$WORK/app/ExBuy.Api.dll" >"$WORK/app.log" 2>&1 &
 APP_PID=$!

@@ -8,8 +8,8 @@ set -euo pipefail
 pg_bin() {
   if [ -n "${PG_BIN:-}" ]; then echo "$PG_BIN"; return; fi
   local d
-  d=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
-  if [ -n "$d" ]; then echo "$d"; return; fi
+  d=$(printf '%s\n' /usr/lib/postgresql/*/bin | sort -V | tail -1)
+  if [ -d "$d" ]; then echo "$d"; return; fi
   dirname "$(command -v pg_ctl)"
 }
 
@@ -27,7 +27,7 @@ pg_start() {
     -o "-p $PGPORT -k $PG_DIR -c listen_addresses=127.0.0.1 -c fsync=${PG_FSYNC:-off} -c synchronous_commit=${PG_FSYNC:-off} -c full_page_writes=${PG_FSYNC:-off} -c max_connections=200 -c shared_buffers=512MB -c maintenance_work_mem=512MB -c max_wal_size=4GB" \
     start >/dev/null
   export PGPORT PGHOST=127.0.0.1 PGUSER=postgres
-  export DB_ENGINE=postgres DB_HOST=127.0.0.1 DB_PORT=$PGPORT DB_USER=postgres DB_PASSWORD= DB_NAME=${DB_NAME:-exbuy}
+  export DB_ENGINE=postgres DB_HOST=127.0.0.1 DB_PORT=$PGPORT DB_USER=postgres DB_PASSWORD='' DB_NAME=${DB_NAME:-exbuy}
   echo "bench: PostgreSQL $("$PG_BIN/postgres" --version | awk '{print $3}') on 127.0.0.1:$PGPORT (fsync=${PG_FSYNC:-off}, data in $PG_DIR)"
 }
 

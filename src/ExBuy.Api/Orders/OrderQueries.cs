@@ -4,7 +4,8 @@ using Microsoft.EntityFrameworkCore;
 namespace ExBuy.Api.Orders;
 
 /// <summary>
-/// GET /api/orders/{id} (contract #7, <i>optimize</i>): the naive and the optimized path side by side, same output.
+/// GET /api/orders/{id} (contract #7, <i>optimize</i>): the naive path here, the optimized one in
+/// <see cref="OrderDetailQuery"/>; same output.
 /// Items are ordered by item id on both; <c>product_name</c> shows soft-deleted products too (orders keep showing them).
 /// </summary>
 public static class OrderQueries
@@ -29,30 +30,6 @@ public static class OrderQueries
             items.Add(Item(item.Id, item.ProductId, item.Product!.Name, item.Quantity, item.UnitPrice));
         }
         return new OrderDto(order.Id, order.UserId, order.Status, order.TotalPrice, order.CreatedAt, order.UpdatedAt, items);
-    }
-
-    /// <summary>The optimized path: one untracked projection (order ⟕ items ⟕ product name), one query.</summary>
-    public static async Task<OrderDto?> LoadOptimizedAsync(ExBuyDb db, long id, CancellationToken ct)
-    {
-        var row = await db.Orders
-            .Where(o => o.Id == id)
-            .Select(o => new
-            {
-                o.Id,
-                o.UserId,
-                o.Status,
-                o.TotalPrice,
-                o.CreatedAt,
-                o.UpdatedAt,
-                Items = o.Items.OrderBy(i => i.Id)
-                    .Select(i => new { i.Id, i.ProductId, i.Product!.Name, i.Quantity, i.UnitPrice })
-                    .ToList(),
-            })
-            .FirstOrDefaultAsync(ct);
-        return row is null
-            ? null
-            : new OrderDto(row.Id, row.UserId, row.Status, row.TotalPrice, row.CreatedAt, row.UpdatedAt,
-                row.Items.ConvertAll(i => Item(i.Id, i.ProductId, i.Name, i.Quantity, i.UnitPrice)));
     }
 
     /// <summary>Subtotal is computed here, not in SQL, so both engines and both paths produce the same decimal.</summary>

@@ -139,9 +139,9 @@ public static class OrderWrites
     /// no-op, so stock is put back once. Cancelling restocks in the same transaction. The decision is taken on an
     /// unlocked read (the conditional update re-checks it), so no-ops and 409s never take a write lock.
     /// </summary>
-    public static async Task<OrderOutcome> ChangeStatusAsync(ExBuyDb db, long id, string to, CancellationToken ct)
+    public static async Task<OrderOutcome> ChangeStatusAsync(ExBuyDb db, OrderDetailQuery detail, long id, string to, CancellationToken ct)
     {
-        var order = await OrderQueries.LoadOptimizedAsync(db, id, ct);
+        var order = await detail.RunAsync(db, id, ct);
         if (order is null)
         {
             return new OrderOutcome.Missing();

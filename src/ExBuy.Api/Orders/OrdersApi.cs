@@ -56,7 +56,7 @@ public static class OrdersApi
 
     /// <summary>#7 (<i>optimize</i>): the naive path is N+1 (2 + items queries), the optimized path one query.</summary>
     public static async Task<Results<Ok<OrderDto>, NotFound, ValidationProblem>> GetOrder(
-        long id, HttpRequest request, ExBuyDb db, CancellationToken ct)
+        long id, HttpRequest request, ExBuyDb db, OrderDetailQuery detail, CancellationToken ct)
     {
         var errors = new ValidationErrors();
         var optimize = QueryParsing.Flag(request.Query, "optimize", errors);
@@ -65,21 +65,21 @@ public static class OrdersApi
             return TypedResults.ValidationProblem(errors);
         }
         var order = optimize
-            ? await OrderQueries.LoadOptimizedAsync(db, id, ct)
+            ? await detail.RunAsync(db, id, ct)
             : await OrderQueries.LoadNaiveAsync(db, id, ct);
         return order is null ? TypedResults.NotFound() : TypedResults.Ok(order);
     }
 
     /// <summary>#8: forward transitions and pending|paid → cancelled; same status → 200 no-op; others → 409.</summary>
     public static async Task<Results<Ok<OrderDto>, NotFound, ValidationProblem, ProblemHttpResult>> UpdateOrderStatus(
-        long id, UpdateOrderStatusRequest? body, ExBuyDb db, CancellationToken ct)
+        long id, UpdateOrderStatusRequest? body, ExBuyDb db, OrderDetailQuery detail, CancellationToken ct)
     {
         var errors = body?.Validate() ?? ValidationErrors.BodyRequired();
         if (!errors.IsValid)
         {
             return TypedResults.ValidationProblem(errors);
         }
-        return await OrderWrites.ChangeStatusAsync(db, id, body!.Status!, ct) switch
+        return await OrderWrites.ChangeStatusAsync(db, detail, id, body!.Status!, ct) switch
         {
             OrderOutcome.Done { Orders: [var order] } => TypedResults.Ok(order),
             OrderOutcome.Missing => TypedResults.NotFound(),

@@ -153,8 +153,14 @@ public static class ProductQueries
         public static async Task<List<ProductDto>> PageAsync(
             ExBuyDb db, IQueryable<Product> filtered, string field, bool descending, PageRequest page, CancellationToken ct)
         {
-            var ids = filtered.Order(field, descending).Skip(page.Offset).Take(page.Size).Select(p => p.Id);
-            var rows = await db.Products.Where(p => ids.Contains(p.Id)).Order(field, descending)
+            // Skip/Take inside the predicate, on captured locals: EF makes them parameters. Called on the inner
+            // IQueryable directly they would be constants written into the SQL, a new statement (and an EF query
+            // compilation) for every page.
+            var ordered = filtered.Order(field, descending);
+            var (offset, size) = (page.Offset, page.Size);
+            var rows = await db.Products
+                .Where(p => ordered.Skip(offset).Take(size).Select(x => x.Id).Contains(p.Id))
+                .Order(field, descending)
                 .Select(p => new RatedProduct(p.Id, p.Name, p.Price, p.Stock, p.Category, p.CreatedAt, p.UpdatedAt,
                     p.Reviews.LongCount(), p.Reviews.Sum(r => (long)r.Rating)))
                 .ToListAsync(ct);

@@ -160,8 +160,10 @@ public static class ReviewQueries
 
         private static Task<List<ReviewDto>> PageAsync(ExBuyDb db, IQueryable<Review> filtered, PageRequest page, CancellationToken ct)
         {
-            var ids = filtered.NewestFirst().Skip(page.Offset).Take(page.Size).Select(r => r.Id);
-            return db.Reviews.Where(r => ids.Contains(r.Id)).NewestFirst()
+            // Skip/Take on captured locals inside the predicate, so EF parameterises them (see the product page).
+            var ordered = filtered.NewestFirst();
+            var (offset, size) = (page.Offset, page.Size);
+            return db.Reviews.Where(r => ordered.Skip(offset).Take(size).Select(x => x.Id).Contains(r.Id)).NewestFirst()
                 .Select(r => new ReviewDto(r.Id, r.ProductId, r.Product!.Name, r.UserId, r.Rating, r.Body, r.CreatedAt))
                 .ToListAsync(ct);
         }

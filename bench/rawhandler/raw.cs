@@ -85,7 +85,7 @@ app.MapGet("/api/products", async Task<IResult> (HttpRequest request, Cancellati
         return PageRequest.PastEnd();
     }
     await using var page = new NpgsqlCommand(null, conn);
-    page.CommandText = RawSql.ProductPage(Filters.Products("p0", q, page.Parameters), q.OrderBy, q.Descending, q.Page);
+    page.CommandText = RawSql.ProductPage(Filters.Products("p0", q, page.Parameters), q.OrderBy, q.Descending, q.Page, page.Parameters);
     return TypedResults.Ok(q.Page.ToPage(request, total, await Rows.ProductsAsync(page, q.Page.Size, ct)));
 });
 
@@ -110,7 +110,7 @@ app.MapGet("/api/search/products", async Task<IResult> (HttpRequest request, Can
         return PageRequest.PastEnd();
     }
     await using var page = new NpgsqlCommand(null, conn);
-    page.CommandText = RawSql.ProductPage(Filters.Search("p0", q, page.Parameters), "id", false, q.Page);
+    page.CommandText = RawSql.ProductPage(Filters.Search("p0", q, page.Parameters), "id", false, q.Page, page.Parameters);
     return TypedResults.Ok(q.Page.ToPage(request, total, await Rows.ProductsAsync(page, q.Page.Size, ct)));
 });
 
@@ -138,8 +138,9 @@ app.MapGet("/api/products/{id:long:min(1)}/reviews", async Task<IResult> (long i
     {
         return PageRequest.PastEnd();
     }
-    await using var page = new NpgsqlCommand(RawSql.Paged(RawSql.ProductReviewPage, q.Page), conn);
+    await using var page = new NpgsqlCommand(null, conn);
     page.Parameters.Add(new NpgsqlParameter<long> { TypedValue = id });
+    page.CommandText = RawSql.Paged(RawSql.ProductReviewPage, q.Page, page.Parameters);
     return TypedResults.Ok(q.Page.ToPage(request, total, await Rows.ReviewsAsync(page, q.Page.Size, ct)));
 });
 
@@ -169,7 +170,7 @@ app.MapGet("/api/reviews", async Task<IResult> (HttpRequest request, Cancellatio
     }
     await using var page = new NpgsqlCommand(null, conn);
     var filters = Filters.Reviews("r0", q, page.Parameters);
-    page.CommandText = RawSql.Paged(RawSql.ReviewPage, q.Page).Replace("{r0_and}", filters.Length == 0 ? "" : filters + " AND ");
+    page.CommandText = RawSql.Paged(RawSql.ReviewPage, q.Page, page.Parameters).Replace("{r0_and}", filters.Length == 0 ? "" : filters + " AND ");
     return TypedResults.Ok(q.Page.ToPage(request, total, await Rows.ReviewsAsync(page, q.Page.Size, ct)));
 });
 
@@ -377,7 +378,7 @@ static class RawSql
 
     // ExBuy's SQL as EF generates it: ProductQueries.Optimized.PageAsync (the page's ids first, then their rows and
     // review aggregates). {filters} as above with the alias p0; {order} is "price DESC, {a}.id DESC", "id", … per
-    // ?ordering= (see Order); {limit}/{offset} are EF's literals.
+    // ?ordering= (see Order); {limit}/{offset} are EF's @size/@offset parameters.
     public const string ProductPageTemplate = """
         SELECT p.id, p.name, p.price, p.stock, p.category, p.created_at, p.updated_at, (
             SELECT count(*)
@@ -460,21 +461,24 @@ static class RawSql
         ORDER BY r.created_at DESC, r.id DESC
         """;
 
-    // ExBuy's SQL as EF generates it: OrderQueries.LoadOptimizedAsync (GET /api/orders/{id}), @id → $1.
+    // ExBuy's SQL as EF generates it: OrderDetailQuery (GET /api/orders/{id}, flat rows ordered by item id), @id → $1.
     public const string OrderDetail = """
-        SELECT o1.id, o1.user_id, o1.status, o1.total_price, o1.created_at, o1.updated_at, s."Id", s."ProductId", s."Name", s."Quantity", s."UnitPrice", s.id0
-        FROM (
-            SELECT o.id, o.user_id, o.status, o.total_price, o.created_at, o.updated_at
-            FROM orders AS o
-            WHERE o.id = $1
-            LIMIT 1
-        ) AS o1
-        LEFT JOIN (
-            SELECT o0.id AS "Id", o0.product_id AS "ProductId", p.name AS "Name", o0.quantity AS "Quantity", o0.unit_price AS "UnitPrice", p.id AS id0, o0.order_id
-            FROM order_items AS o0
-            INNER JOIN products AS p ON o0.product_id = p.id
-        ) AS s ON o1.id = s.order_id
-        ORDER BY o1.id, s."Id"
+        SELECT o.id, o.user_id, o.status, o.total_price, o.created_at, o.updated_at, s.id, s.product_id, p.name, s.quantity, s.unit_price
+        FROM orders AS o
+        CROSS JOIN (
+            SELECT o1.id, o1.product_id, o1.quantity, o1.unit_price
+            FROM (
+                SELECT 1
+            ) AS e
+            LEFT JOIN (
+                SELECT o0.id, o0.product_id, o0.quantity, o0.unit_price
+                FROM order_items AS o0
+                WHERE o0.order_id = $1
+            ) AS o1 ON TRUE
+        ) AS s
+        LEFT JOIN products AS p ON s.product_id = p.id
+        WHERE o.id = $1
+        ORDER BY s.id
         """;
 
     // ExBuy's SQL as EF generates it: StatsQueries.TopProducts (GET /api/stats/top-products; non-cancelled as NOT IN over
@@ -507,13 +511,19 @@ static class RawSql
         LIMIT $1
         """;
 
-    /// <summary>A template with EF's LIMIT/OFFSET literals filled in.</summary>
-    public static string Paged(string template, PageRequest page) => template
-        .Replace("{limit}", page.Size.ToString(CultureInfo.InvariantCulture))
-        .Replace("{offset}", page.Offset.ToString(CultureInfo.InvariantCulture));
+    /// <summary>A template with EF's LIMIT/OFFSET parameters: appended after the filters' parameters, size then offset.</summary>
+    public static string Paged(string template, PageRequest page, NpgsqlParameterCollection parameters)
+    {
+        parameters.Add(new NpgsqlParameter<int> { TypedValue = page.Size });
+        parameters.Add(new NpgsqlParameter<int> { TypedValue = page.Offset });
+        return template
+            .Replace("{limit}", "$" + (parameters.Count - 1).ToString(CultureInfo.InvariantCulture))
+            .Replace("{offset}", "$" + parameters.Count.ToString(CultureInfo.InvariantCulture));
+    }
 
-    public static string ProductPage(string filters, string field, bool descending, PageRequest page) =>
-        Paged(ProductPageTemplate, page)
+    public static string ProductPage(string filters, string field, bool descending, PageRequest page,
+        NpgsqlParameterCollection parameters) =>
+        Paged(ProductPageTemplate, page, parameters)
             .Replace("{filters}", filters)
             .Replace("{inner_order}", Order("p0", field, descending))
             .Replace("{order}", Order("p", field, descending));

@@ -42,6 +42,7 @@ public static class Hosting
         services.AddSingleton(new ServerInfo(DateTime.UtcNow));
         services.AddSingleton<ProductDetailQuery>();
         services.AddSingleton<OrderDetailQuery>();
+        services.AddSingleton<ProductReviewsStatements>();
         services.ConfigureHttpJsonOptions(o => ExBuyJsonContext.Configure(o.SerializerOptions));
         // Malformed JSON and wrong types become BadHttpRequestException in every environment (it defaults to
         // Development only), which ExBuyExceptionHandler turns into a 400 naming the field: a bad body is a 400, never a 500.

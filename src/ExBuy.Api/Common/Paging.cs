@@ -1,4 +1,5 @@
 using System.Text;
+using ExBuy.Api.Data;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace ExBuy.Api.Common;
@@ -23,7 +24,8 @@ public interface IPagedQuery<TSelf> where TSelf : IPagedQuery<TSelf>
 public static class Paged
 {
     public static async Task<Results<Ok<Page<T>>, ValidationProblem, NotFound, ProblemHttpResult>> ListAsync<TQuery, T>(
-        HttpRequest request, Func<TQuery, Task<long?>> count, Func<TQuery, Task<List<T>>> page)
+        HttpRequest request, ExBuyDb db, Func<TQuery, Task<long?>> count, Func<TQuery, Task<List<T>>> page,
+        CancellationToken ct)
         where TQuery : IPagedQuery<TQuery>
     {
         var errors = new ValidationErrors();
@@ -32,6 +34,7 @@ public static class Paged
         {
             return TypedResults.ValidationProblem(errors);
         }
+        await db.KeepConnectionOpenAsync(ct);
         if (await count(query) is not { } total)
         {
             return TypedResults.NotFound();

@@ -26,6 +26,14 @@ public abstract class ExBuyDb(DbContextOptions options) : DbContext(options)
 
     public abstract IStockSql Stock { get; }
 
+    /// <summary>
+    /// Opens the connection for the rest of the request, for handlers that run more than one statement. EF otherwise
+    /// opens and closes the pooled connection around every query: on a product's reviews (count + page) that measured
+    /// 679 against 267 µs of server CPU per request, the raw-Npgsql handler's figure once the connection stays open. The
+    /// pooled context closes it when the request's scope hands the context back.
+    /// </summary>
+    public Task KeepConnectionOpenAsync(CancellationToken ct) => Database.OpenConnectionAsync(ct);
+
     protected override void OnModelCreating(ModelBuilder modelBuilder) =>
         modelBuilder.ApplyConfigurationsFromAssembly(typeof(ExBuyDb).Assembly);
 }

@@ -39,6 +39,7 @@ public static class InventoryApi
 
         var productId = body!.ProductId!.Value;
         var quantity = body.Quantity!.Value;
+        await db.KeepConnectionOpenAsync(ct);
         var outcome = await Reservations.ReserveAsync(db, lockType, productId, quantity, ct);
         return outcome.Status switch
         {

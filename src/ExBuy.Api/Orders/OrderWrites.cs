@@ -141,6 +141,7 @@ public static class OrderWrites
     /// </summary>
     public static async Task<OrderOutcome> ChangeStatusAsync(ExBuyDb db, OrderDetailQuery detail, long id, string to, CancellationToken ct)
     {
+        await db.KeepConnectionOpenAsync(ct);
         var order = await detail.RunAsync(db, id, ct);
         if (order is null)
         {

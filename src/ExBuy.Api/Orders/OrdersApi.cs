@@ -64,6 +64,7 @@ public static class OrdersApi
         {
             return TypedResults.ValidationProblem(errors);
         }
+        await db.KeepConnectionOpenAsync(ct);
         var order = optimize
             ? await detail.RunAsync(db, id, ct)
             : await OrderQueries.LoadNaiveAsync(db, id, ct);

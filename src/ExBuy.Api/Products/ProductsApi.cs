@@ -27,11 +27,12 @@ public static class ProductsApi
     /// <summary>Contract #2: filtered, ordered, paginated live products.</summary>
     public static Task<Results<Ok<Page<ProductDto>>, ValidationProblem, NotFound, ProblemHttpResult>> ListProducts(
         HttpRequest request, ExBuyDb db, CancellationToken ct) =>
-        Paged.ListAsync<ProductListQuery, ProductDto>(request,
+        Paged.ListAsync<ProductListQuery, ProductDto>(request, db,
             q => ProductQueries.CountAsync(db.Live().Filter(q), ct),
             q => q.Optimize
                 ? ProductQueries.Optimized.PageAsync(db, db.Live().Filter(q), q.OrderBy, q.Descending, q.Page, ct)
-                : ProductQueries.Naive.PageAsync(db, db.Live().Filter(q).Order(q.OrderBy, q.Descending), q.Page, ct));
+                : ProductQueries.Naive.PageAsync(db, db.Live().Filter(q).Order(q.OrderBy, q.Descending), q.Page, ct),
+            ct);
 
     /// <summary>Contract #3: ProductDetail with the 10 newest reviews.</summary>
     public static async Task<Results<Ok<ProductDetailDto>, ValidationProblem, NotFound>> GetProduct(
@@ -43,6 +44,7 @@ public static class ProductsApi
         {
             return TypedResults.ValidationProblem(errors);
         }
+        await db.KeepConnectionOpenAsync(ct);
         var product = optimize
             ? await detail.RunAsync(db, id, ct)
             : await ProductQueries.Naive.DetailAsync(db, id, ct);
@@ -51,23 +53,25 @@ public static class ProductsApi
 
     /// <summary>Contract #4: a live product's reviews, newest first; 404 for an unknown or deleted product.</summary>
     public static Task<Results<Ok<Page<ReviewDto>>, ValidationProblem, NotFound, ProblemHttpResult>> ListProductReviews(
-        long id, HttpRequest request, ExBuyDb db, CancellationToken ct) =>
-        Paged.ListAsync<ProductReviewsQuery, ReviewDto>(request,
+        long id, HttpRequest request, ExBuyDb db, ProductReviewsStatements optimized, CancellationToken ct) =>
+        Paged.ListAsync<ProductReviewsQuery, ReviewDto>(request, db,
             q => q.Optimize
-                ? ReviewQueries.Optimized.CountForProductAsync(db, id, ct)
+                ? optimized.CountAsync(db, id, ct)
                 : ReviewQueries.Naive.CountForProductAsync(db, id, ct),
             q => q.Optimize
-                ? ReviewQueries.Optimized.ProductPageAsync(db, id, q.Page, ct)
-                : ReviewQueries.Naive.ProductPageAsync(db, id, q.Page, ct));
+                ? optimized.PageAsync(db, id, q.Page, ct)
+                : ReviewQueries.Naive.ProductPageAsync(db, id, q.Page, ct),
+            ct);
 
     /// <summary>Contract #5: case-insensitive name search, category and stock filters, ordered by id.</summary>
     public static Task<Results<Ok<Page<ProductDto>>, ValidationProblem, NotFound, ProblemHttpResult>> SearchProducts(
         HttpRequest request, ExBuyDb db, CancellationToken ct) =>
-        Paged.ListAsync<ProductSearchQuery, ProductDto>(request,
+        Paged.ListAsync<ProductSearchQuery, ProductDto>(request, db,
             q => ProductQueries.CountAsync(db.Live().Filter(db, q), ct),
             q => q.Optimize
                 ? ProductQueries.Optimized.PageAsync(db, db.Live().Filter(db, q), "id", false, q.Page, ct)
-                : ProductQueries.Naive.PageAsync(db, db.Live().Filter(db, q).OrderBy(p => p.Id), q.Page, ct));
+                : ProductQueries.Naive.PageAsync(db, db.Live().Filter(db, q).OrderBy(p => p.Id), q.Page, ct),
+            ct);
 
     /// <summary>Contract #15: soft delete; a second delete is a 404 like any other unknown product.</summary>
     public static async Task<Results<NoContent, NotFound>> DeleteProduct(long id, ExBuyDb db, CancellationToken ct) =>

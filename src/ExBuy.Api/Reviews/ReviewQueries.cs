@@ -40,6 +40,7 @@ public static class ReviewQueries
     public static async Task<ReviewDto?> CreateAsync(ExBuyDb db, CreateReviewRequest request, CancellationToken ct)
     {
         var productId = request.Product!.Value;
+        await db.KeepConnectionOpenAsync(ct);
         var productName = await db.Live().Where(p => p.Id == productId).Select(p => p.Name).FirstOrDefaultAsync(ct);
         if (productName is null)
         {
@@ -114,7 +115,7 @@ public static class ReviewQueries
     }
 
     /// <summary>
-    /// The optimized path: no tracking, count and page each one query, shaped so PostgreSQL reads indexes only
+    /// The optimized path (a product's reviews: <see cref="ProductReviewsStatements"/>): no tracking, count and page each one query, shaped so PostgreSQL reads indexes only
     /// (the review indexes carry product_id / rating as INCLUDE columns) and joins products for the page's rows alone.
     /// </summary>
     public static class Optimized
@@ -136,12 +137,6 @@ public static class ReviewQueries
             return row[0];
         }
 
-        /// <summary>The review count of a live product, null when it is unknown or deleted (404): one query.</summary>
-        public static Task<long?> CountForProductAsync(ExBuyDb db, long productId, CancellationToken ct) =>
-            db.Live().Where(p => p.Id == productId)
-                .Select(p => (long?)p.Reviews.LongCount())
-                .FirstOrDefaultAsync(ct);
-
         /// <summary>
         /// The page's ids first — newest first over the filter's (…, created_at, id) index, skipping reviews of deleted
         /// products with an anti-join that reads product_id from the same index — then those rows joined to their
@@ -153,10 +148,6 @@ public static class ReviewQueries
                 .Where(r => !db.Products.Any(p => p.Id == r.ProductId && p.DeletedAt != null));
             return PageAsync(db, visible, query.Page, ct);
         }
-
-        /// <summary>A live product's page (the count already said it is live): its ids from (product_id, created_at, id).</summary>
-        public static Task<List<ReviewDto>> ProductPageAsync(ExBuyDb db, long productId, PageRequest page, CancellationToken ct) =>
-            PageAsync(db, db.Reviews.Where(r => r.ProductId == productId), page, ct);
 
         private static Task<List<ReviewDto>> PageAsync(ExBuyDb db, IQueryable<Review> filtered, PageRequest page, CancellationToken ct)
         {

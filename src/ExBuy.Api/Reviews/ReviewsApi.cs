@@ -38,7 +38,8 @@ public static class ReviewsApi
     /// <summary>Contract #13: reviews of live products, filtered, newest first, paginated.</summary>
     public static Task<Results<Ok<Page<ReviewDto>>, ValidationProblem, NotFound, ProblemHttpResult>> ListReviews(
         HttpRequest request, ExBuyDb db, CancellationToken ct) =>
-        Paged.ListAsync<ReviewListQuery, ReviewDto>(request,
+        Paged.ListAsync<ReviewListQuery, ReviewDto>(request, db,
             q => q.Optimize ? ReviewQueries.Optimized.CountAsync(db, q, ct) : ReviewQueries.Naive.CountAsync(db, q, ct),
-            q => q.Optimize ? ReviewQueries.Optimized.PageAsync(db, q, ct) : ReviewQueries.Naive.PageAsync(db, q, ct));
+            q => q.Optimize ? ReviewQueries.Optimized.PageAsync(db, q, ct) : ReviewQueries.Naive.PageAsync(db, q, ct),
+            ct);
 }

@@ -144,24 +144,14 @@ public sealed class PostgresStockSql : IStockSql
             """,
             OrderId(orderId)).ToListAsync(ct);
         await db.Database.ExecuteSqlRawAsync(
-            """
-            UPDATE products AS p
-            SET stock = p.stock + i.quantity, version = p.version + 1, updated_at = @now
-            FROM order_items AS i
-            WHERE i.order_id = @order_id AND p.id = i.product_id
-            """,
+            SharedStockSql.Restock,
             [OrderId(orderId), Now(now)], ct);
     }
 
     public async Task<int?> ReserveAtomicAsync(ExBuyDb db, long productId, int quantity, DateTime now, CancellationToken ct)
     {
         var remaining = await db.Database.SqlQueryRaw<int>(
-            """
-            UPDATE products
-            SET stock = stock - @q, version = version + 1, updated_at = @now
-            WHERE id = @id AND deleted_at IS NULL AND stock >= @q
-            RETURNING stock
-            """,
+            SharedStockSql.ReserveAtomic,
             new NpgsqlParameter<int>("q", NpgsqlDbType.Integer) { TypedValue = quantity }, Now(now), Id(productId))
             .ToListAsync(ct);
         return remaining.Count == 1 ? remaining[0] : null;

@@ -100,23 +100,13 @@ public sealed class SqliteStockSql : IStockSql
 
     public Task RestockAsync(ExBuyDb db, long orderId, DateTime now, CancellationToken ct) =>
         db.Database.ExecuteSqlRawAsync(
-            """
-            UPDATE products AS p
-            SET stock = p.stock + i.quantity, version = p.version + 1, updated_at = @now
-            FROM order_items AS i
-            WHERE i.order_id = @order_id AND p.id = i.product_id
-            """,
+            SharedStockSql.Restock,
             [new SqliteParameter("@order_id", orderId), new SqliteParameter("@now", now)], ct);
 
     public async Task<int?> ReserveAtomicAsync(ExBuyDb db, long productId, int quantity, DateTime now, CancellationToken ct)
     {
         var remaining = await db.Database.SqlQueryRaw<int>(
-            """
-            UPDATE products
-            SET stock = stock - @q, version = version + 1, updated_at = @now
-            WHERE id = @id AND deleted_at IS NULL AND stock >= @q
-            RETURNING stock
-            """,
+            SharedStockSql.ReserveAtomic,
             new SqliteParameter("@q", quantity), new SqliteParameter("@now", now),
             new SqliteParameter("@id", productId)).ToListAsync(ct);
         return remaining.Count == 1 ? remaining[0] : null;

@@ -121,6 +121,28 @@ public sealed class OrderBatch
     }
 }
 
+/// <summary>The statements whose text is the same on both engines (only their parameters differ).</summary>
+internal static class SharedStockSql
+{
+    /// <summary>Cancellation: the order's quantities back into stock (PostgreSQL locks the rows in id order first).</summary>
+    public const string Restock =
+        """
+        UPDATE products AS p
+        SET stock = p.stock + i.quantity, version = p.version + 1, updated_at = @now
+        FROM order_items AS i
+        WHERE i.order_id = @order_id AND p.id = i.product_id
+        """;
+
+    /// <summary>The optimistic reservation: one conditional atomic update.</summary>
+    public const string ReserveAtomic =
+        """
+        UPDATE products
+        SET stock = stock - @q, version = version + 1, updated_at = @now
+        WHERE id = @id AND deleted_at IS NULL AND stock >= @q
+        RETURNING stock
+        """;
+}
+
 /// <summary>Invariant-culture integers for SQL text that carries values as JSON (SQLite's json_each).</summary>
 internal static class SqlText
 {

@@ -1,5 +1,4 @@
 using ExBuy.Api.Common;
-using ExBuy.Api.Orders;
 
 namespace ExBuy.Api.Inventory;
 

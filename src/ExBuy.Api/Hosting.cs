@@ -24,7 +24,7 @@ public static class Hosting
 
     public static WebApplicationBuilder AddExBuy(this WebApplicationBuilder builder)
     {
-        builder.AddExBuyLogging();
+        builder.AddExBuyObservability();
         if (string.IsNullOrEmpty(builder.Configuration["urls"]) && string.IsNullOrEmpty(builder.Configuration["http_ports"]))
         {
             builder.WebHost.UseUrls(DefaultUrl);
@@ -61,10 +61,11 @@ public static class Hosting
 
     public static WebApplication UseExBuy(this WebApplication app)
     {
+        app.UseRequestObservation();
         app.UseExceptionHandler();
         app.UseStatusCodePages();
-        app.UseQueryCount();
 
+        app.MapExBuyMetrics();
         app.MapHealth();
         app.MapProducts();
         app.MapSearch();
@@ -89,7 +90,7 @@ public static class Hosting
         if (addresses is { Count: > 0 })
         {
             var url = addresses.First();
-            Console.WriteLine($"ExBuy is serving {url} ({db.Describe()}) — try {url}/api/products");
+            StartupLines.Info(app.Services, $"ExBuy is serving {url} ({db.Describe()}) — try {url}/api/products");
         }
         await app.WaitForShutdownAsync();
         return 0;

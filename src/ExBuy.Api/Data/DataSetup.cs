@@ -16,21 +16,22 @@ public static class DataSetup
     {
         var options = DatabaseOptions.FromConfiguration(configuration);
         services.AddSingleton(options);
-        // Both query counters find the current request through it.
+        // Both SQL accountings (RequestStats) find the current request through it.
         services.AddHttpContextAccessor();
 
         if (options.IsPostgres)
         {
             NpgsqlCommandCounter.EnsureStarted();
-            services.AddSingleton(_ => new NpgsqlDataSourceBuilder(options.PostgresConnectionString()).Build());
+            // Named, so the pool label of Npgsql's metrics (db.client.connection.pool.name) is "exbuy", not the connection string.
+            services.AddSingleton(_ => new NpgsqlDataSourceBuilder(options.PostgresConnectionString()) { Name = "exbuy" }.Build());
             services.AddDbContextPool<ExBuyDb, PostgresExBuyDb>((sp, o) => ConfigurePostgres(
                 o, sp.GetRequiredService<NpgsqlDataSource>()));
         }
         else
         {
-            services.AddSingleton<QueryCountInterceptor>();
+            services.AddSingleton<SqliteCommandEvents>();
             services.AddDbContextPool<ExBuyDb, SqliteExBuyDb>((sp, o) => ConfigureSqlite(
-                o, options.SqliteConnectionString(), sp.GetRequiredService<QueryCountInterceptor>()));
+                o, options.SqliteConnectionString(), sp.GetRequiredService<SqliteCommandEvents>()));
         }
         return services;
     }

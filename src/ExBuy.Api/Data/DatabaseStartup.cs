@@ -1,4 +1,5 @@
 using ExBuy.Api.Data.Seeding;
+using ExBuy.Api.Observability;
 using Microsoft.EntityFrameworkCore;
 
 namespace ExBuy.Api.Data;
@@ -21,9 +22,9 @@ public static class DatabaseStartup
                 && !await db.Products.AnyAsync(ct))
             {
                 var seed = SeedPresets.Resolve(options.SeedOnEmpty);
-                Console.WriteLine($"Database is empty: seeding preset '{options.SeedOnEmpty}' (SEED_ON_EMPTY=none turns this off) ...");
+                StartupLines.Info(services, $"Database is empty: seeding preset '{options.SeedOnEmpty}' (SEED_ON_EMPTY=none turns this off) ...");
                 var report = await Seeder.SeedAsync(services, seed, ct);
-                Console.WriteLine($"Seeded {report.Counts()} in {report.Elapsed.TotalSeconds:F1} s.");
+                StartupLines.Info(services, $"Seeded {report.Counts()} in {report.Elapsed.TotalSeconds:F1} s.");
             }
             return true;
         }

@@ -1,4 +1,5 @@
 using ExBuy.Api.Data;
+using ExBuy.Api.Observability;
 using Microsoft.EntityFrameworkCore;
 
 namespace ExBuy.Api.Inventory;
@@ -33,13 +34,22 @@ public static class Reservations
     /// </summary>
     public const int VersionedMaxAttempts = 16;
 
-    public static Task<ReserveOutcome> ReserveAsync(ExBuyDb db, string lockType, long productId, int quantity, CancellationToken ct) =>
-        lockType switch
+    public const string Route = "/api/inventory/reserve";
+
+    public static async Task<ReserveOutcome> ReserveAsync(ExBuyDb db, string lockType, long productId, int quantity, CancellationToken ct)
+    {
+        var outcome = await (lockType switch
         {
             Pessimistic => PessimisticAsync(db, productId, quantity, ct),
             Versioned => VersionedAsync(db, productId, quantity, ct),
             _ => OptimisticAsync(db, productId, quantity, ct),
-        };
+        });
+        if (outcome.Status is ReserveStatus.Insufficient or ReserveStatus.Contended)
+        {
+            ExBuyMetrics.StockConflict(Route, lockType, outcome.Status == ReserveStatus.Insufficient ? "insufficient" : "contended");
+        }
+        return outcome;
+    }
 
     /// <summary>
     /// One conditional atomic UPDATE (<c>SET stock = stock - q WHERE id = ? AND stock &gt;= q RETURNING stock</c>): the
@@ -122,6 +132,7 @@ public static class Reservations
                 {
                     return new ReserveOutcome(ReserveStatus.Contended);
                 }
+                ExBuyMetrics.ReservationRetry();
             }
             // Jitter spreads the losers so they do not collide again in lockstep; it grows a little with each loss.
             await Task.Delay(Random.Shared.Next(1, 2 + 2 * Math.Min(attempt, 8)), ct);

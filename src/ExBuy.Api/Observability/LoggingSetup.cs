@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Logging.Console;
+
 namespace ExBuy.Api.Observability;
 
 public static class LoggingSetup
@@ -5,9 +7,26 @@ public static class LoggingSetup
     /// <summary>
     /// LOG_LEVEL sets the app's level; DB_LOG_LEVEL=Debug prints every SQL statement (EF's command category, as the
     /// original's django.db.backends). Framework request logs stay at Warning: one log line per request costs throughput.
+    /// LOG_FORMAT=json writes one JSON object per line (the built-in JSON console formatter); ACCESS_LOG=true adds one
+    /// line per /api request (<see cref="RequestObservation"/>). The console logger drops lines rather than block a
+    /// request when its queue is full.
     /// </summary>
-    public static WebApplicationBuilder AddExBuyLogging(this WebApplicationBuilder builder)
+    public static WebApplicationBuilder AddExBuyLogging(this WebApplicationBuilder builder, ObservabilityOptions options)
     {
+        builder.Logging.AddConsole(o =>
+        {
+            o.FormatterName = options.JsonLogs ? ConsoleFormatterNames.Json : ConsoleFormatterNames.Simple;
+            o.QueueFullMode = ConsoleLoggerQueueFullMode.DropWrite;
+        });
+        if (options.JsonLogs)
+        {
+            builder.Logging.AddJsonConsole(o =>
+            {
+                o.UseUtcTimestamp = true;
+                o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ";
+                o.JsonWriterOptions = new System.Text.Json.JsonWriterOptions { Indented = false };
+            });
+        }
         var level = Parse(builder.Configuration["LOG_LEVEL"], LogLevel.Information, "LOG_LEVEL");
         var dbLevel = Parse(builder.Configuration["DB_LOG_LEVEL"], LogLevel.Warning, "DB_LOG_LEVEL");
         builder.Logging.SetMinimumLevel(level);
@@ -25,6 +44,7 @@ public static class LoggingSetup
         // request even when nothing is logged: measurable allocations on the hot path (bench/compare.sh). Request
         // logging comes back with LOG_LEVEL=DEBUG.
         builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", level <= LogLevel.Debug ? level : LogLevel.None);
+        builder.Logging.AddFilter(RequestObservation.AccessLogCategory, options.AccessLog ? LogLevel.Information : LogLevel.None);
         return builder;
     }
 

@@ -3,11 +3,12 @@ using System.Diagnostics.Metrics;
 namespace ExBuy.Api.Observability;
 
 /// <summary>
-/// X-Query-Count on PostgreSQL, counted where Npgsql reports each command it starts (its "Npgsql" meter,
-/// <c>db.client.operation.npgsql.executing</c> +1), instead of through an EF command interceptor: with an interceptor
+/// The per-request SQL accounting (<see cref="RequestStats"/>: X-Query-Count, Server-Timing's db time) on PostgreSQL,
+/// taken where Npgsql reports each command it starts and ends (its "Npgsql" meter,
+/// <c>db.client.operation.npgsql.executing</c> +1 / -1), instead of through an EF command interceptor: with an interceptor
 /// registered EF builds event data for every command event (about 1 KB and several µs a request in
-/// bench/compare.sh's product detail). It also counts raw Npgsql commands on the shared data source. SQLite keeps the
-/// interceptor (<see cref="QueryCountInterceptor"/>).
+/// bench/compare.sh's product detail). It also counts raw Npgsql commands on the shared data source. SQLite keeps an
+/// interceptor (<see cref="SqliteCommandEvents"/>).
 /// <para>One listener per process (meters are process-wide; a listener per host would count every command once per
 /// host); the count goes to the current request, found through the HttpContext's async-local flow.</para>
 /// </summary>
@@ -44,12 +45,20 @@ public static class NpgsqlCommandCounter
         }
     }
 
-    /// <summary>+1 when a command starts, -1 when it ends: count the starts.</summary>
+    /// <summary>+1 when a command starts, -1 when it ends.</summary>
     private static void Count(long delta)
     {
+        if (Accessor.HttpContext?.Features.Get<RequestStats>() is not { } stats)
+        {
+            return;
+        }
         if (delta > 0)
         {
-            Accessor.HttpContext?.Features.Get<QueryCountFeature>()?.Increment();
+            stats.CommandStarted();
+        }
+        else
+        {
+            stats.CommandEnded();
         }
     }
 }

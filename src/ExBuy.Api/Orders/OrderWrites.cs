@@ -2,6 +2,7 @@ using System.Text;
 using ExBuy.Api.Common;
 using ExBuy.Api.Data;
 using ExBuy.Api.Data.Entities;
+using ExBuy.Api.Observability;
 using Microsoft.EntityFrameworkCore;
 
 namespace ExBuy.Api.Orders;
@@ -25,6 +26,11 @@ public abstract record OrderOutcome
 /// </summary>
 public static class OrderWrites
 {
+    /// <summary>Route templates, as ASP.NET Core's http_route label spells them (metrics join on it).</summary>
+    public const string CreateRoute = "/api/orders/";
+
+    public const string BulkRoute = "/api/orders/bulk";
+
     /// <summary>
     /// Places <paramref name="orders"/> all-or-nothing, in a constant number of statements whatever the batch size
     /// (on PostgreSQL one): lock the products (ascending id), check, decrement the stock aggregated per product across
@@ -43,10 +49,18 @@ public static class OrderWrites
         var placement = await db.Stock.PlaceOrdersAsync(db, batch, OrderStatus.Pending, now, ct);
         var products = placement.Products;
         var totals = batch.Totals(products);
+        var route = bulk ? BulkRoute : CreateRoute;
         if (!placement.Written)
         {
-            return Refusal(orders, batch, products, totals, bulk);
+            var refusal = Refusal(orders, batch, products, totals, bulk);
+            if (refusal is OrderOutcome.Conflict)
+            {
+                // Placement locks the product rows, then checks: the pessimistic technique.
+                ExBuyMetrics.StockConflict(route, Inventory.Reservations.Pessimistic, "insufficient");
+            }
+            return refusal;
         }
+        ExBuyMetrics.OrdersCommitted(route, orders.Length, batch.LineQuantity.Sum(q => (long)q));
 
         var result = new OrderDto[orders.Length];
         for (var i = 0; i < orders.Length; i++)

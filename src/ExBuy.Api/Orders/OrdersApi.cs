@@ -12,7 +12,7 @@ public static class OrdersApi
         var group = app.MapGroup("/api/orders").WithTags("Orders");
         group.MapPost("/", CreateOrder).WithName("CreateOrder");
         group.MapPost("/bulk", CreateOrdersBulk).WithName("CreateOrdersBulk");
-        group.MapGet("/{id:long:min(1)}", GetOrder).WithName("GetOrder");
+        group.MapGet("/{id:long:min(1)}", GetOrder).WithName("GetOrder").WithOptimizeFlag();
         group.MapPatch("/{id:long:min(1)}", UpdateOrderStatus).WithName("UpdateOrderStatus");
         return app;
     }

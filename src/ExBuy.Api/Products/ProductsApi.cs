@@ -10,9 +10,9 @@ public static class ProductsApi
     public static IEndpointRouteBuilder MapProducts(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/api/products").WithTags("Products");
-        group.MapGet("", ListProducts).WithName("ListProducts");
-        group.MapGet("/{id:long:min(1)}", GetProduct).WithName("GetProduct");
-        group.MapGet("/{id:long:min(1)}/reviews", ListProductReviews).WithName("ListProductReviews");
+        group.MapGet("", ListProducts).WithName("ListProducts").WithOptimizeFlag();
+        group.MapGet("/{id:long:min(1)}", GetProduct).WithName("GetProduct").WithOptimizeFlag();
+        group.MapGet("/{id:long:min(1)}/reviews", ListProductReviews).WithName("ListProductReviews").WithOptimizeFlag();
         group.MapDelete("/{id:long:min(1)}", DeleteProduct).WithName("DeleteProduct");
         return app;
     }
@@ -20,7 +20,7 @@ public static class ProductsApi
     public static IEndpointRouteBuilder MapSearch(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/api/search").WithTags("Products");
-        group.MapGet("/products", SearchProducts).WithName("SearchProducts");
+        group.MapGet("/products", SearchProducts).WithName("SearchProducts").WithOptimizeFlag();
         return app;
     }
 

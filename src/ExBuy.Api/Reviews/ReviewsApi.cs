@@ -10,7 +10,7 @@ public static class ReviewsApi
     {
         var group = app.MapGroup("/api/reviews").WithTags("Reviews");
         group.MapPost("", CreateReview).WithName("CreateReview");
-        group.MapGet("", ListReviews).WithName("ListReviews");
+        group.MapGet("", ListReviews).WithName("ListReviews").WithOptimizeFlag();
         return app;
     }
 

@@ -4,6 +4,7 @@ using System.Security.Cryptography;
 using System.Text;
 using ExBuy.Api.Common;
 using ExBuy.Api.Data;
+using ExBuy.Api.Observability;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.Extensions.Primitives;
@@ -84,6 +85,7 @@ internal static class UploadStorage
             // The sidecar comes last, so one is never seen without its complete file.
             await UploadMetadata.WriteAsync(directory, upload, ct);
             committed = true;
+            ExBuyMetrics.UploadStored(upload.Size);
             return TypedResults.Created($"/api/uploads/{id}", upload);
         }
         catch (BadHttpRequestException bad) when (bad.StatusCode == StatusCodes.Status413PayloadTooLarge)

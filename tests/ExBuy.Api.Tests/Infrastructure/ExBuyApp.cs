@@ -16,6 +16,9 @@ public abstract class ExBuyApp : WebApplicationFactory<Program>, IAsyncLifetime
     /// <summary>Settings the app reads at start-up (the same keys as its environment variables).</summary>
     protected virtual IDictionary<string, string?> Settings() => new Dictionary<string, string?>();
 
+    /// <summary>Settings a derived fixture adds for its variant (e.g. an OTLP endpoint), applied after the engine's.</summary>
+    protected virtual IDictionary<string, string?> VariantSettings() => new Dictionary<string, string?>();
+
     public string UploadDir => _uploadDir;
 
     /// <summary>Upload size limit for tests: small, so the 413 path is cheap to exercise.</summary>
@@ -32,7 +35,7 @@ public abstract class ExBuyApp : WebApplicationFactory<Program>, IAsyncLifetime
             ["UPLOAD_MAX_BYTES"] = UploadMaxBytes.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["LOG_LEVEL"] = "WARNING",
         };
-        foreach (var (key, value) in Settings())
+        foreach (var (key, value) in Settings().Concat(VariantSettings()))
         {
             settings[key] = value;
         }
@@ -76,7 +79,7 @@ public abstract class ExBuyApp : WebApplicationFactory<Program>, IAsyncLifetime
 }
 
 /// <summary>SQLite in a temp file (WAL needs a file, and concurrency tests need real locking).</summary>
-public sealed class SqliteApp : ExBuyApp
+public class SqliteApp : ExBuyApp
 {
     private readonly string _path = Path.Combine(Path.GetTempPath(), "exbuy-test-" + Guid.NewGuid().ToString("N")[..12] + ".db");
 
@@ -100,7 +103,7 @@ public sealed class SqliteApp : ExBuyApp
 }
 
 /// <summary>PostgreSQL: one database per test class in the run's throwaway cluster.</summary>
-public sealed class PostgresApp(PostgresCluster cluster) : ExBuyApp
+public class PostgresApp(PostgresCluster cluster) : ExBuyApp
 {
     private readonly string _database = cluster.NewDatabase("t");
 

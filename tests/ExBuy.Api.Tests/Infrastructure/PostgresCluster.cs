@@ -41,7 +41,9 @@ public sealed class PostgresCluster : IAsyncLifetime
         var pgData = Path.Combine(_dataDir, "data");
         await RunPgAsync(asRoot, "initdb", $"-D {pgData} -U postgres --auth=trust --encoding=UTF8 --locale=C.UTF-8 --no-sync");
         var opts = $"-p {Port} -k {_dataDir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off "
-            + "-c full_page_writes=off -c max_connections=300 -c shared_buffers=128MB";
+            + "-c full_page_writes=off -c max_connections=300 -c shared_buffers=128MB "
+            // pg_stat_statements: the query-count verification compares what PostgreSQL ran with X-Query-Count.
+            + "-c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all";
         await RunPgAsync(asRoot, "pg_ctl", $"-D {pgData} -l {Path.Combine(_dataDir, "server.log")} -o \"{opts}\" -w -t 60 start");
     }
 

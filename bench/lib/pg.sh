@@ -2,6 +2,7 @@
 # Source this, set a trap that calls pg_stop, then pg_start: a throwaway PostgreSQL cluster on 127.0.0.1 (temp dir,
 # free port), removed by pg_stop. As root the server runs as 'nobody' (PostgreSQL refuses root). Exports PGPORT and the
 # DB_* variables ExBuy reads. PG_FSYNC=on keeps durability on (default off: a benchmark target, not a store of record).
+# PG_EXTRA_OPTS (default empty) is appended to the server's options, e.g. PG_EXTRA_OPTS="-c shared_preload_libraries=x".
 # The shared bench/compare.sh, bench/reserve.sh and bench/seed.sh all start their server here.
 set -euo pipefail
 
@@ -24,7 +25,7 @@ pg_start() {
   chmod 755 "$PG_DIR"
   "${run[@]}" "$PG_BIN/initdb" -D "$PG_DIR/data" -U postgres --auth=trust --encoding=UTF8 --locale=C.UTF-8 --no-sync >/dev/null
   "${run[@]}" "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 60 \
-    -o "-p $PGPORT -k $PG_DIR -c listen_addresses=127.0.0.1 -c fsync=${PG_FSYNC:-off} -c synchronous_commit=${PG_FSYNC:-off} -c full_page_writes=${PG_FSYNC:-off} -c max_connections=200 -c shared_buffers=512MB -c maintenance_work_mem=512MB -c max_wal_size=4GB" \
+    -o "-p $PGPORT -k $PG_DIR -c listen_addresses=127.0.0.1 -c fsync=${PG_FSYNC:-off} -c synchronous_commit=${PG_FSYNC:-off} -c full_page_writes=${PG_FSYNC:-off} -c max_connections=200 -c shared_buffers=512MB -c maintenance_work_mem=512MB -c max_wal_size=4GB${PG_EXTRA_OPTS:+ $PG_EXTRA_OPTS}" \
     start >/dev/null
   export PGPORT PGHOST=127.0.0.1 PGUSER=postgres
   export DB_ENGINE=postgres DB_HOST=127.0.0.1 DB_PORT=$PGPORT DB_USER=postgres DB_PASSWORD='' DB_NAME=${DB_NAME:-exbuy}

@@ -30,7 +30,7 @@ public abstract class ProcessTests(string engine, PostgresCluster cluster) : IAs
         _server = await ExBuyServer.StartAsync(engine, cluster, Environment, Ct);
     }
 
-    public async ValueTask DisposeAsync()
+    public virtual async ValueTask DisposeAsync()
     {
         if (_server is not null)
         {

@@ -10,7 +10,7 @@
 #   bench/observability-cost.sh                      # 5 rounds × 8 s per server and endpoint
 #   ROUNDS=3 DURATION=4 bench/observability-cost.sh  # a quick look
 # Knobs: DURATION (s, 1..120) ROUNDS (1..50) CONNECTIONS (1..256, default 32) WARMUP (s, 0..60, default 3)
-#   VARIANTS (default "off on sql-log"). Needs wrk (apt-get install -y wrk). Servers listen on 127.0.0.1 only; every wrk
+#   VARIANTS (default "off on sql-log") ONLY (default "health detail"). Needs wrk (apt-get install -y wrk). Servers listen on 127.0.0.1 only; every wrk
 #   run is bounded by `timeout`; everything is stopped on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -58,7 +58,9 @@ done
 curl -sf "http://127.0.0.1:${PORT[on]:-${PORT[off]}}/api/products/1?optimize=true" >/dev/null || die "product 1 is not served"
 
 declare -A PATHS=([health]="/api/health" [detail]="/api/products/{1}?optimize=true")
-ENDPOINTS=(health detail)
+declare -A LABEL=([health]="GET /api/health" [detail]="GET /api/products/{id}?optimize=true")
+read -r -a ENDPOINTS <<<"${ONLY:-health detail}"
+for e in "${ENDPOINTS[@]}"; do [ -n "${PATHS[$e]:-}" ] || die "ONLY: unknown endpoint '$e' (use health, detail)"; done
 declare -A RPS CPU RATIO
 run() { # variant endpoint seconds → "rps cpu_us"
   local c0 c1 out req rps err
@@ -99,8 +101,8 @@ for r in $(seq 1 "$ROUNDS"); do
 done
 
 echo
-echo "GET /api/health and GET /api/products/{id}?optimize=true (PostgreSQL, small preset), wrk -t1 -c$CONNECTIONS," \
-  "$ROUNDS interleaved rounds × ${DURATION}s; medians. CPU = server process user+system µs per request."
+echo "$(for e in "${ENDPOINTS[@]}"; do printf '%s, ' "${LABEL[$e]}"; done)PostgreSQL, small preset," \
+  "wrk -t1 -c$CONNECTIONS, $ROUNDS interleaved rounds × ${DURATION}s; medians. CPU = server process user+system µs per request."
 echo
 echo "| endpoint | variant | req/s | ÷ off | throughput cost | CPU µs/req |"
 echo "|---|---|---:|---:|---:|---:|"

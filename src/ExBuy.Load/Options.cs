@@ -1,0 +1,207 @@
+using System.ComponentModel;
+using System.Globalization;
+using System.Text.RegularExpressions;
+using Spectre.Console.Cli;
+
+namespace ExBuy.Load;
+
+/// <summary>The options of `exbuy-load run`, as typed (strings: every one is validated by <see cref="Options.Validate"/>).</summary>
+public sealed class RunSettings : CommandSettings
+{
+    [CommandOption("--scenario <NAME>")] [Description("scenario of the scenarios file (mixed, read-heavy, write-heavy, read-only, contention, optimize)")]
+    public string? Scenario { get; set; }
+    [CommandOption("--base-url <URL>")] [Description("target; BASE_URL as fallback; default http://127.0.0.1:8000")]
+    public string? BaseUrl { get; set; }
+    [CommandOption("--duration <DURATION>")] [Description("hold time, e.g. 60s, 2m, 1m30s (default 30s)")]
+    public string? Duration { get; set; }
+    [CommandOption("--vus <N>")] [Description("virtual users of the closed model (default 10)")]
+    public string? Vus { get; set; }
+    [CommandOption("--ramp-up <DURATION>")] [Description("ramp 0 → vus (or 0 → rate) before the hold (default 0s)")]
+    public string? RampUp { get; set; }
+    [CommandOption("--ramp-down <DURATION>")] [Description("ramp vus (or rate) → 0 after the hold (default 0s)")]
+    public string? RampDown { get; set; }
+    [CommandOption("--warmup <DURATION>")] [Description("warm-up before the measured run, excluded from results (default 5s)")]
+    public string? Warmup { get; set; }
+    [CommandOption("--seed <N>")] [Description("seed of every random draw (default: drawn and recorded)")]
+    public string? Seed { get; set; }
+    [CommandOption("--lock-type <TYPE>")] [Description("optimistic | pessimistic | versioned | random (overrides the scenario's; LOCK_TYPE as fallback)")]
+    public string? LockType { get; set; }
+    [CommandOption("--rate <N>")] [Description("open model: requests per second at a constant arrival rate")]
+    public string? Rate { get; set; }
+    [CommandOption("--max-vus <N>")] [Description("open model: in-flight cap (default 200); arrivals past it are dropped")]
+    public string? MaxVus { get; set; }
+    [CommandOption("--threshold <EXPR>")] [Description("p95<200ms, errors<1%, detail:p99<50ms, rps>100 (repeatable)")]
+    public string[]? Threshold { get; set; }
+    [CommandOption("--scenarios <FILE>")] [Description("scenarios file (default: load/scenarios.json found upwards from the working directory, then from the executable)")]
+    public string? ScenariosFile { get; set; }
+    [CommandOption("--out <DIR>")] [Description("results directory (default ./results)")]
+    public string? Out { get; set; }
+    [CommandOption("--timeout <DURATION>")] [Description("per-request timeout (default 30s)")]
+    public string? Timeout { get; set; }
+}
+
+public sealed class OptionException(string message) : Exception(message);
+
+/// <summary>Validated options of a run.</summary>
+public sealed record RunOptions
+{
+    public required string ScenarioName { get; init; }
+    public required ScenarioFile File { get; init; }
+    public ScenarioDef Scenario => File.Scenarios[ScenarioName];
+    public required Uri BaseUrl { get; init; }
+    public TimeSpan Duration { get; init; } = TimeSpan.FromSeconds(30);
+    public int Vus { get; init; } = 10;
+    public TimeSpan RampUp { get; init; }
+    public TimeSpan RampDown { get; init; }
+    public TimeSpan Warmup { get; init; } = TimeSpan.FromSeconds(5);
+    public long Seed { get; init; }
+    public bool SeedGiven { get; init; }
+    public required string LockType { get; init; }
+    public double? Rate { get; init; }
+    public int MaxVus { get; init; } = 200;
+    public IReadOnlyList<Threshold> Thresholds { get; init; } = [];
+    public required string OutDir { get; init; }
+    public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(30);
+    /// <summary>Extra request headers (tests use them to talk to fakes); not an option.</summary>
+    public bool OpenModel => Rate is not null;
+}
+
+public static partial class Options
+{
+    public static readonly string[] LockTypes = ["optimistic", "pessimistic", "versioned", "random"];
+
+    [GeneratedRegex(@"^(?:(\d+(?:\.\d+)?)(ms|us|µs|s|m|h))+$")]
+    private static partial Regex DurationRegex();
+    [GeneratedRegex(@"(\d+(?:\.\d+)?)(ms|us|µs|s|m|h)")]
+    private static partial Regex DurationPartRegex();
+
+    /// <summary>60s, 500ms, 2m, 1m30s, 1h; a bare number is seconds.</summary>
+    public static bool TryParseDuration(string? text, out TimeSpan value)
+    {
+        value = default;
+        if (string.IsNullOrWhiteSpace(text)) return false;
+        text = text.Trim();
+        if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var secs))
+        {
+            if (secs < 0 || double.IsNaN(secs) || secs > 86400 * 7) return false;
+            value = TimeSpan.FromSeconds(secs);
+            return true;
+        }
+        if (!DurationRegex().IsMatch(text)) return false;
+        double ms = 0;
+        foreach (Match m in DurationPartRegex().Matches(text))
+        {
+            var n = double.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture);
+            ms += m.Groups[2].Value switch { "us" or "µs" => n / 1000, "ms" => n, "s" => n * 1000, "m" => n * 60_000, _ => n * 3_600_000 };
+        }
+        if (ms > 86400_000.0 * 7) return false;
+        value = TimeSpan.FromMilliseconds(ms);
+        return true;
+    }
+
+    public static string FormatDuration(TimeSpan t) =>
+        t.TotalSeconds >= 1 && t.Milliseconds == 0 ? $"{(long)t.TotalSeconds}s" : $"{t.TotalMilliseconds.ToString("0.###", CultureInfo.InvariantCulture)}ms";
+
+    /// <summary>Checks every option; the <see cref="OptionException"/> message names the option.</summary>
+    public static RunOptions Validate(RunSettings s, string workingDirectory, Func<string, string?> env, string? executableDirectory = null)
+    {
+        TimeSpan Dur(string? text, string option, TimeSpan dflt, bool allowZero)
+        {
+            if (text is null) return dflt;
+            if (!TryParseDuration(text, out var d)) throw new OptionException($"{option}: '{text}' is not a duration (examples: 60s, 500ms, 2m, 1m30s)");
+            if (!allowZero && d <= TimeSpan.Zero) throw new OptionException($"{option}: must be greater than 0 (got '{text}')");
+            return d;
+        }
+        int Int(string? text, string option, int dflt, int min, int max)
+        {
+            if (text is null) return dflt;
+            if (!int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) || v < min || v > max)
+                throw new OptionException($"{option}: '{text}' must be an integer in {min}..{max}");
+            return v;
+        }
+
+        var fileOpt = s.ScenariosFile;
+        string path;
+        if (fileOpt is not null)
+        {
+            path = System.IO.Path.GetFullPath(fileOpt, workingDirectory);
+            if (!File.Exists(path)) throw new OptionException($"--scenarios: file not found: {path}");
+        }
+        else
+        {
+            path = ScenarioFile.Find(workingDirectory, executableDirectory ?? AppContext.BaseDirectory)
+                   ?? throw new OptionException("--scenarios: load/scenarios.json not found upwards from the working directory nor from the executable; pass --scenarios FILE");
+        }
+        ScenarioFile file;
+        try { file = ScenarioFile.Load(path); }
+        catch (FormatException e) { throw new OptionException($"--scenarios: {e.Message}"); }
+
+        if (string.IsNullOrWhiteSpace(s.Scenario)) throw new OptionException($"--scenario: required; one of {string.Join(", ", file.Scenarios.Keys)}");
+        if (!file.Scenarios.ContainsKey(s.Scenario)) throw new OptionException($"--scenario: unknown scenario '{s.Scenario}'; one of {string.Join(", ", file.Scenarios.Keys)}");
+        var scenario = file.Scenarios[s.Scenario];
+
+        var urlText = s.BaseUrl ?? env("BASE_URL") ?? "http://127.0.0.1:8000";
+        var urlOption = s.BaseUrl is not null ? "--base-url" : env("BASE_URL") is not null ? "BASE_URL" : "--base-url";
+        if (!Uri.TryCreate(urlText.TrimEnd('/'), UriKind.Absolute, out var url) || url.Scheme is not ("http" or "https") || !string.IsNullOrEmpty(url.Query))
+            throw new OptionException($"{urlOption}: '{urlText}' is not an absolute http(s) URL without a query");
+
+        var duration = Dur(s.Duration, "--duration", TimeSpan.FromSeconds(30), allowZero: false);
+        var vus = Int(s.Vus, "--vus", 10, 1, 10_000);
+        var rampUp = Dur(s.RampUp, "--ramp-up", TimeSpan.Zero, allowZero: true);
+        var rampDown = Dur(s.RampDown, "--ramp-down", TimeSpan.Zero, allowZero: true);
+        var warmup = Dur(s.Warmup, "--warmup", TimeSpan.FromSeconds(5), allowZero: true);
+        var timeout = Dur(s.Timeout, "--timeout", TimeSpan.FromSeconds(30), allowZero: false);
+        if (timeout > TimeSpan.FromSeconds(60)) throw new OptionException($"--timeout: at most 60s (the histograms' range), got '{s.Timeout}'");
+
+        long seed; var seedGiven = s.Seed is not null;
+        if (s.Seed is null) seed = Random.Shared.NextInt64(1, int.MaxValue);
+        else if (!long.TryParse(s.Seed, NumberStyles.Integer, CultureInfo.InvariantCulture, out seed)) throw new OptionException($"--seed: '{s.Seed}' is not an integer");
+
+        var lockText = s.LockType ?? env("LOCK_TYPE");
+        var lockOption = s.LockType is not null ? "--lock-type" : "LOCK_TYPE";
+        if (lockText is not null && !LockTypes.Contains(lockText)) throw new OptionException($"{lockOption}: '{lockText}' is not one of {string.Join(", ", LockTypes)}");
+
+        double? rate = null;
+        if (s.Rate is not null)
+        {
+            if (!double.TryParse(s.Rate, NumberStyles.Float, CultureInfo.InvariantCulture, out var r) || !(r > 0) || r > 1_000_000)
+                throw new OptionException($"--rate: '{s.Rate}' must be a number of requests per second > 0");
+            rate = r;
+            if (s.Vus is not null) throw new OptionException("--vus: not with --rate (the open model's cap is --max-vus)");
+        }
+        else if (s.MaxVus is not null) throw new OptionException("--max-vus: only with --rate (open model)");
+        var maxVus = Int(s.MaxVus, "--max-vus", 200, 1, 10_000);
+
+        var thresholds = new List<Threshold>();
+        foreach (var t in s.Threshold ?? [])
+        {
+            try { thresholds.Add(Threshold.ParseCli(t)); }
+            catch (FormatException e) { throw new OptionException($"--threshold: '{t}': {e.Message}"); }
+        }
+        foreach (var (metric, exprs) in scenario.Thresholds)
+            foreach (var e in exprs)
+            {
+                try { thresholds.Add(Threshold.ParseK6(metric, e)); }
+                catch (FormatException ex) { throw new OptionException($"--scenarios: scenarios.{scenario.Name}.thresholds.{metric} '{e}': {ex.Message}"); }
+            }
+
+        foreach (var t in thresholds.Where(t => t.Operation is not null))
+        {
+            var opName = t.Operation!.Split('[')[0];
+            if (!scenario.Weights.Any(w => w.Key == opName))
+                throw new OptionException($"{(t.Source == "cli" ? "--threshold" : "--scenarios")}: '{t.Text}': operation '{opName}' is not in scenario {scenario.Name} ({string.Join(", ", scenario.Weights.Select(w => w.Key))})");
+        }
+
+        var outDir = System.IO.Path.GetFullPath(s.Out ?? "results", workingDirectory);
+        if (File.Exists(outDir)) throw new OptionException($"--out: '{outDir}' is a file, not a directory");
+        for (var parent = Directory.GetParent(outDir); parent is not null && !parent.Exists; parent = parent.Parent)
+            if (File.Exists(parent.FullName)) throw new OptionException($"--out: '{parent.FullName}' is a file, not a directory");
+
+        return new RunOptions
+        {
+            ScenarioName = scenario.Name, File = file, BaseUrl = url, Duration = duration, Vus = vus, RampUp = rampUp, RampDown = rampDown,
+            Warmup = warmup, Seed = seed, SeedGiven = seedGiven, LockType = lockText ?? scenario.LockType, Rate = rate, MaxVus = maxVus,
+            Thresholds = thresholds, OutDir = outDir, Timeout = timeout,
+        };
+    }
+}

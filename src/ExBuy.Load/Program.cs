@@ -1,0 +1,3 @@
+using ExBuy.Load;
+
+return await Cli.Create().RunAsync(args);

@@ -1,0 +1,381 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Text.Json.Nodes;
+using Spectre.Console;
+
+namespace ExBuy.Load;
+
+/// <summary>What a run ended with (the CLI's exit code, the result file, the numbers tests look at).</summary>
+public sealed record RunOutcome(
+    int ExitCode, string Verdict, string? ResultFile, string? HistoryFile, CorrectnessReport Correctness, long OrdersPlaced, long OrdersPlacedWithWarmup,
+    long Requests, long Errors, IReadOnlyDictionary<string, OpStats> Operations, LongHistogramView All,
+    IReadOnlyList<ThresholdResult> Thresholds, OpenModelReport? Open, JsonObject Result);
+
+public sealed record LongHistogramView(HdrHistogram.LongHistogram Histogram)
+{
+    public double PercentileMs(double p) => Hdr.PercentileMs(Histogram, p);
+}
+
+public sealed record ThresholdResult(string Source, string Expression, double? Value, bool Passed);
+
+public sealed record OpenModelReport(double Rate, long Intended, long Started, long Late, long Dropped, double StartRate, double IntendedRate, bool FellBehind);
+
+/// <summary>One run of a scenario against a target: discovery, warm-up, the measured phase, verdict, report and result file.</summary>
+public sealed class LoadRunner
+{
+    private readonly RunOptions _o;
+    private readonly IAnsiConsole _console;
+    private readonly bool _plain;
+    private readonly HttpMessageHandler? _handler;
+    private readonly string _workingDirectory;
+    private Workload _workload = null!;
+    private VuState[] _vus = [];
+    private int _target;
+    private int _active;
+    private long _internalErrors;
+    private string? _firstInternalError;
+
+    public LoadRunner(RunOptions options, IAnsiConsole console, bool plain, HttpMessageHandler? handler = null, string? workingDirectory = null)
+    {
+        _o = options; _console = console; _plain = plain; _handler = handler;
+        _workingDirectory = workingDirectory ?? Directory.GetCurrentDirectory();
+    }
+
+    /// <summary>One shared client: pooled connections (at least one per VU), no proxy, no cookies, no automatic redirects or decompression.</summary>
+    public static HttpClient CreateClient(Uri baseUrl, int connections, HttpMessageHandler? handler = null)
+    {
+        handler ??= new SocketsHttpHandler
+        {
+            MaxConnectionsPerServer = Math.Max(connections, 1),
+            UseProxy = false,
+            UseCookies = false,
+            AllowAutoRedirect = false,
+            AutomaticDecompression = DecompressionMethods.None,
+            PooledConnectionLifetime = Timeout.InfiniteTimeSpan,
+            PooledConnectionIdleTimeout = TimeSpan.FromMinutes(2),
+            ConnectTimeout = TimeSpan.FromSeconds(10),
+        };
+        return new HttpClient(handler, disposeHandler: true) { BaseAddress = baseUrl, Timeout = Timeout.InfiniteTimeSpan };
+    }
+
+    private void Say(string markup, string plain)
+    {
+        if (_plain) _console.Profile.Out.Writer.WriteLine(plain);
+        else _console.MarkupLine(markup);
+    }
+
+    private void Say(string text) => Say(Markup.Escape(text), text);
+
+    public async Task<RunOutcome> RunAsync(CancellationToken ct = default)
+    {
+        var scenario = _o.Scenario;
+        var startedAt = DateTimeOffset.UtcNow;
+        var capacity = _o.OpenModel ? _o.MaxVus : _o.Vus;
+        using var http = CreateClient(_o.BaseUrl, capacity + 8, _handler);
+        var model = _o.OpenModel
+            ? $"open model: {_o.Rate!.Value.ToString("0.###", CultureInfo.InvariantCulture)} req/s, max {_o.MaxVus} in flight"
+            : $"closed model: {_o.Vus} VUs";
+        Say($"exbuy-load: scenario {scenario.Name} against {_o.BaseUrl.ToString().TrimEnd('/')} ({model}; duration {Options.FormatDuration(_o.Duration)}, ramp-up {Options.FormatDuration(_o.RampUp)}, ramp-down {Options.FormatDuration(_o.RampDown)}, warm-up {Options.FormatDuration(_o.Warmup)}; seed {_o.Seed}; lock_type {_o.LockType})");
+
+        // Set-up, through the API only.
+        TargetData data;
+        try
+        {
+            data = await Discovery.DiscoverAsync(http, scenario, new Random(unchecked((int)_o.Seed)), s => Say("set-up: " + s), ct);
+        }
+        catch (Exception e) when (e is HttpRequestException or InvalidOperationException or TaskCanceledException)
+        {
+            Say($"[red]set-up failed:[/] {Markup.Escape(e.Message)}", $"set-up failed: {e.Message}");
+            return Failed(1, "set-up failed", startedAt);
+        }
+        _workload = new Workload(http, _o.File, scenario, data, _o.LockType, _o.Timeout);
+        foreach (var s in _workload.Skipped) Say($"set-up: skipping {s}; its weight goes to the others");
+        if (!_workload.CanRun)
+        {
+            Say("[red]nothing to run:[/] no operation of the scenario can run on this target", "nothing to run: no operation of the scenario can run on this target");
+            return Failed(1, "nothing to run", startedAt);
+        }
+        _vus = Enumerable.Range(0, capacity).Select(i => new VuState(i, _o.Seed)).ToArray();
+        var writes = scenario.Writes(_o.File);
+
+        if (_o.Warmup > TimeSpan.Zero && !ct.IsCancellationRequested)
+        {
+            var warm = new MetricsSink(_workload.NewStats());
+            await RunPhaseAsync(warm, TimeSpan.Zero, _o.Warmup, TimeSpan.Zero, report: false, ct);
+            warm.Harvest(0, 0, 0, addToSeries: false);
+            Say($"warm-up: {warm.TotalCount} requests in {Options.FormatDuration(_o.Warmup)} ({warm.TotalErrors} errors), excluded from the results");
+        }
+
+        Dictionary<long, long> startStock = [];
+        if (writes)
+        {
+            var snapshot = await Discovery.ReadStockAsync(http, _workload.Ledger.ProductIds, 8, ct);
+            foreach (var (id, s) in snapshot) if (s is long v) startStock[id] = v;
+            _workload.Ledger.ResetEffects();
+            foreach (var (id, s) in startStock) if (s < 0) _workload.Ledger.Violation($"product {id}: stock {s} < 0 before the run");
+            Say($"correctness: stock of {startStock.Count} products read before the run (the products this run may write to)");
+        }
+
+        var sink = new MetricsSink(_workload.NewStats());
+        var measuredStart = Stopwatch.GetTimestamp();
+        await RunPhaseAsync(sink, _o.RampUp, _o.Duration, _o.RampDown, report: true, ct);
+        var measuredSeconds = Stopwatch.GetElapsedTime(measuredStart).TotalSeconds;
+        var finishedAt = DateTimeOffset.UtcNow;
+
+        CorrectnessReport correctness;
+        if (writes)
+        {
+            var end = await Discovery.ReadStockAsync(http, startStock.Keys.ToList(), 8, CancellationToken.None);
+            correctness = CorrectnessReport.Evaluate(_workload.Ledger, startStock, end);
+        }
+        else correctness = CorrectnessReport.NotChecked("the scenario does not write");
+
+        if (_internalErrors > 0)
+            Say($"[red]runner errors:[/] {_internalErrors} requests failed inside the runner (first: {Markup.Escape(_firstInternalError ?? "")})",
+                $"runner errors: {_internalErrors} requests failed inside the runner (first: {_firstInternalError})");
+
+        return await FinishAsync(sink, data, correctness, startedAt, finishedAt, measuredSeconds);
+    }
+
+    private RunOutcome Failed(int code, string verdict, DateTimeOffset startedAt)
+    {
+        var empty = new Dictionary<string, OpStats>();
+        return new RunOutcome(code, verdict, null, null, CorrectnessReport.NotChecked(verdict), 0, 0, 0, 0, empty, new LongHistogramView(Hdr.New()), [], null,
+            new JsonObject { ["verdict"] = verdict, ["started_at"] = startedAt.ToString("O") });
+    }
+
+    private async Task RunPhaseAsync(MetricsSink sink, TimeSpan rampUp, TimeSpan hold, TimeSpan rampDown, bool report, CancellationToken ct)
+    {
+        using var phaseDone = new CancellationTokenSource();
+        var started = Stopwatch.GetTimestamp();
+        var reporter = report ? ReportAsync(sink, started, phaseDone.Token) : Task.CompletedTask;
+        try
+        {
+            if (_o.OpenModel) await RunOpenAsync(sink, new ArrivalSchedule(_o.Rate!.Value, rampUp, hold, rampDown), ct);
+            else await RunClosedAsync(sink, rampUp, hold, rampDown, ct);
+        }
+        finally
+        {
+            await phaseDone.CancelAsync();
+            await reporter;
+        }
+    }
+
+    private async Task ReportAsync(MetricsSink sink, long started, CancellationToken done)
+    {
+        var last = started;
+        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1));
+        while (true)
+        {
+            var more = true;
+            try { await timer.WaitForNextTickAsync(done); }
+            catch (OperationCanceledException) { more = false; }
+            var now = Stopwatch.GetTimestamp();
+            var interval = Stopwatch.GetElapsedTime(last, now).TotalSeconds;
+            last = now;
+            var elapsed = Stopwatch.GetElapsedTime(started, now).TotalSeconds;
+            var point = sink.Harvest(elapsed, interval, Volatile.Read(ref _active), addToSeries: more || interval >= 0.2);
+            if (!more && interval < 0.2) break;
+            var p95 = Hdr.PercentileMs(sink.AllTotal, 95);
+            var label = _o.OpenModel ? "in flight" : "VUs";
+            var line = string.Create(CultureInfo.InvariantCulture,
+                $"{elapsed,6:0.0}s  {label} {point.Vus,4}  rps {point.Rps,8:0.0}  p95 so far {p95,8:0.00} ms  errors {sink.TotalErrors}");
+            if (_o.OpenModel) line += $"  late {Interlocked.Read(ref sink.Late)}  dropped {Interlocked.Read(ref sink.Dropped)}";
+            Say(Markup.Escape(line), line);
+            if (!more) break;
+        }
+    }
+
+    private int TargetVus(TimeSpan t, TimeSpan rampUp, TimeSpan hold, TimeSpan rampDown)
+    {
+        var n = _o.Vus;
+        if (t < rampUp) return Math.Clamp((int)Math.Ceiling(n * t.TotalSeconds / rampUp.TotalSeconds), 1, n);
+        if (t < rampUp + hold) return n;
+        if (rampDown > TimeSpan.Zero && t < rampUp + hold + rampDown)
+            return Math.Clamp((int)Math.Ceiling(n * (1 - (t - rampUp - hold).TotalSeconds / rampDown.TotalSeconds)), 0, n);
+        return 0;
+    }
+
+    private async Task RunClosedAsync(MetricsSink sink, TimeSpan rampUp, TimeSpan hold, TimeSpan rampDown, CancellationToken ct)
+    {
+        var total = rampUp + hold + rampDown;
+        var tasks = new Task?[_o.Vus];
+        var clock = Stopwatch.StartNew();
+        while (!ct.IsCancellationRequested)
+        {
+            var t = clock.Elapsed;
+            if (t >= total) break;
+            var target = TargetVus(t, rampUp, hold, rampDown);
+            Volatile.Write(ref _target, target);
+            for (var i = 0; i < target; i++)
+                if (tasks[i] is null || tasks[i]!.IsCompleted)
+                {
+                    var index = i;
+                    tasks[i] = Task.Run(() => VuLoopAsync(index, sink));
+                }
+            var left = total - clock.Elapsed;
+            var step = TimeSpan.FromMilliseconds(rampUp > TimeSpan.Zero || rampDown > TimeSpan.Zero ? 50 : 100);
+            try { await Task.Delay(left < step ? (left > TimeSpan.Zero ? left : TimeSpan.Zero) : step, ct); }
+            catch (OperationCanceledException) { break; }
+        }
+        Volatile.Write(ref _target, 0);
+        await Task.WhenAll(tasks.Where(t => t is not null)!);
+    }
+
+    private async Task VuLoopAsync(int index, MetricsSink sink)
+    {
+        Interlocked.Increment(ref _active);
+        try
+        {
+            var vu = _vus[index];
+            while (index < Volatile.Read(ref _target))
+            {
+                try { await _workload.ExecuteAsync(vu, sink, Stopwatch.GetTimestamp()); }
+                catch (Exception e) { InternalError(e); }
+            }
+        }
+        finally { Interlocked.Decrement(ref _active); }
+    }
+
+    private void InternalError(Exception e)
+    {
+        if (Interlocked.Increment(ref _internalErrors) == 1) _firstInternalError = $"{e.GetType().Name}: {e.Message}";
+    }
+
+    /// <summary>
+    /// Open model: a dedicated scheduler thread sleeps until about 1 ms before each intended start, then yields until it is due
+    /// (timer-based waits are late by a millisecond or more). A start that finds every VU slot busy is dropped.
+    /// </summary>
+    private async Task RunOpenAsync(MetricsSink sink, ArrivalSchedule schedule, CancellationToken ct)
+    {
+        var free = new ConcurrentStack<VuState>(_vus.Reverse());
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var thread = new Thread(() =>
+        {
+            try { Schedule(sink, schedule, free, ct); done.SetResult(); }
+            catch (Exception e) { done.SetException(e); }
+        })
+        { IsBackground = true, Name = "exbuy-load scheduler", Priority = ThreadPriority.AboveNormal };
+        thread.Start();
+        await done.Task;
+        while (Volatile.Read(ref _active) > 0) await Task.Delay(5, CancellationToken.None);
+    }
+
+    private void Schedule(MetricsSink sink, ArrivalSchedule schedule, ConcurrentStack<VuState> free, CancellationToken ct)
+    {
+        var freq = (double)Stopwatch.Frequency;
+        var lateTicks = Stopwatch.Frequency / 1000; // 1 ms
+        var t0 = Stopwatch.GetTimestamp();
+        for (long i = 0; !ct.IsCancellationRequested; i++)
+        {
+            var offset = schedule.TimeOf(i);
+            if (offset is null) break;
+            var intended = t0 + (long)(offset.Value * freq);
+            long now;
+            while ((now = Stopwatch.GetTimestamp()) < intended)
+            {
+                var aheadMs = (intended - now) * 1000.0 / freq;
+                if (aheadMs > 2) Thread.Sleep((int)Math.Min(aheadMs - 1.5, 50));
+                else if (aheadMs > 0.2) Thread.Sleep(0);
+                else Thread.SpinWait(20);
+                if (ct.IsCancellationRequested) return;
+            }
+            Interlocked.Increment(ref sink.Intended);
+            if (i == 0) { sink.FirstIntended = intended; sink.FirstStart = now; }
+            sink.LastIntended = intended;
+            sink.LastStart = now;
+            if (!free.TryPop(out var vu)) { Interlocked.Increment(ref sink.Dropped); continue; }
+            Interlocked.Increment(ref sink.Started);
+            if (now - intended > lateTicks) Interlocked.Increment(ref sink.Late);
+            Interlocked.Increment(ref _active);
+            // Latency is measured from the intended start: a late start is charged to latency (coordinated omission corrected).
+            ThreadPool.UnsafeQueueUserWorkItem(static state => _ = state.Runner.OneAsync(state.Vu, state.Sink, state.Intended, state.Free),
+                (Runner: this, Vu: vu, Sink: sink, Intended: intended, Free: free), preferLocal: false);
+        }
+    }
+
+
+    private async Task OneAsync(VuState vu, MetricsSink sink, long intended, ConcurrentStack<VuState> free)
+    {
+        try { await _workload.ExecuteAsync(vu, sink, intended); }
+        catch (Exception e) { InternalError(e); }
+        finally { free.Push(vu); Interlocked.Decrement(ref _active); }
+    }
+
+    private async Task<RunOutcome> FinishAsync(MetricsSink sink, TargetData data, CorrectnessReport correctness, DateTimeOffset startedAt, DateTimeOffset finishedAt, double seconds)
+    {
+        var summary = new RunSummary(sink, seconds);
+        OpenModelReport? open = null;
+        if (_o.OpenModel)
+        {
+            // Average rates between the first and the last arrival: the one the starts kept and the one the schedule asked for
+            // (the same without ramps; lower than --rate with them).
+            var f = (double)Stopwatch.Frequency;
+            var startRate = sink.LastStart > sink.FirstStart ? (sink.Intended - 1) / ((sink.LastStart - sink.FirstStart) / f) : 0;
+            var intendedRate = sink.LastIntended > sink.FirstIntended ? (sink.Intended - 1) / ((sink.LastIntended - sink.FirstIntended) / f) : _o.Rate!.Value;
+            var fellBehind = sink.Dropped > 0 || sink.Late > Math.Max(1, sink.Started / 20) || startRate < 0.95 * intendedRate;
+            open = new OpenModelReport(_o.Rate!.Value, sink.Intended, sink.Started, sink.Late, sink.Dropped, startRate, intendedRate, fellBehind);
+        }
+        Report.PrintTable(_console, _plain, summary, _o);
+        if (open is not null)
+        {
+            var text = string.Create(CultureInfo.InvariantCulture,
+                $"open model: {open.Intended} arrivals at {open.IntendedRate:0.0}/s on average (--rate {open.Rate:0.###}), started {open.Started} at {open.StartRate:0.0}/s, late (> 1 ms) {open.Late}, dropped (max {_o.MaxVus} in flight) {open.Dropped}");
+            Say(Markup.Escape(text), text);
+            if (open.FellBehind)
+                Say($"[yellow]the run fell behind its rate:[/] {open.Dropped} dropped, {open.Late} late starts, started at {open.StartRate:0.0}/s for {open.IntendedRate:0.0}/s; latencies are measured from the intended times",
+                    $"the run fell behind its rate: {open.Dropped} dropped, {open.Late} late starts, started at {open.StartRate:0.0}/s for {open.IntendedRate:0.0}/s; latencies are measured from the intended times");
+            else Say("the run kept its rate");
+        }
+
+        Report.PrintCorrectness(_console, _plain, correctness);
+
+        var thresholdResults = new List<ThresholdResult>();
+        foreach (var t in _o.Thresholds)
+        {
+            var (value, passed) = t.Evaluate(summary);
+            thresholdResults.Add(new ThresholdResult(t.Source, t.Text, value, passed));
+        }
+        Report.PrintThresholds(_console, _plain, thresholdResults);
+
+        var crossed = thresholdResults.Any(t => !t.Passed);
+        var exit = !correctness.Ok ? 1 : crossed ? 99 : 0;
+        var verdict = !correctness.Ok ? "violation" : crossed ? "thresholds crossed" : "pass";
+
+        var result = Report.BuildResult(_o, data, _workload, sink, summary, correctness, thresholdResults, open, startedAt, finishedAt, seconds,
+            verdict, exit, GitCommit(_workingDirectory));
+        string? file = null, history = null;
+        try { (file, history) = await Report.WriteAsync(_o, result, summary); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            Say($"[red]could not write the result file:[/] {Markup.Escape(e.Message)}", $"could not write the result file: {e.Message}");
+        }
+        if (file is not null) Say($"result: {file}");
+        var final = string.Create(CultureInfo.InvariantCulture, $"verdict: {verdict} (exit {exit})");
+        Say(exit == 0 ? $"[green]{final}[/]" : $"[red]{final}[/]", final);
+        return new RunOutcome(exit, verdict, file, history, correctness, _workload.Ledger.OrdersPlaced, _workload.Ledger.OrdersPlacedTotal, summary.Count, summary.Errors, sink.Ops,
+            new LongHistogramView(sink.AllTotal), thresholdResults, open, result);
+    }
+
+    internal static string? GitCommit(string directory)
+    {
+        try
+        {
+            var psi = new ProcessStartInfo("git", "rev-parse HEAD")
+            {
+                WorkingDirectory = directory, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+            };
+            using var p = Process.Start(psi);
+            if (p is null) return null;
+            var output = p.StandardOutput.ReadToEnd().Trim();
+            if (!p.WaitForExit(5000)) { p.Kill(); return null; }
+            return p.ExitCode == 0 && output.Length >= 7 ? output : null;
+        }
+        catch (Exception e) when (e is System.ComponentModel.Win32Exception or InvalidOperationException or IOException)
+        {
+            return null;
+        }
+    }
+}

@@ -17,6 +17,19 @@ public static class Cli
                 .WithDescription("run a scenario of load/scenarios.json against an ExBuy contract server (closed model: --vus; open model: --rate)")
                 .WithExample("run", "--scenario", "mixed", "--base-url", "http://127.0.0.1:8000", "--duration", "60s")
                 .WithExample("run", "--scenario", "read-only", "--rate", "500", "--max-vus", "200", "--threshold", "p95<200ms");
+            c.AddCommand<CalibrateCommand>("calibrate")
+                .WithDescription("measure this runner's own ceiling: a closed loop of GET /api/health on N connections; max req/s and CPU per request saved to <out>/calibration.json, which `run` reads to warn about an open-model --rate above 80 % of it")
+                .WithExample("calibrate", "--base-url", "http://127.0.0.1:8000", "--duration", "5s", "--connections", "32");
+            c.AddCommand<CompareCommand>("compare")
+                .WithDescription("compare result files side by side per operation (count, rps, p50/p95/p99/max, error rate, deltas vs the first) with each run's server variant")
+                .WithExample("compare", "results/mixed-20260101T120000Z.json", "results/mixed-20260101T130000Z.json")
+                .WithExample("compare", "A.json", "B.json", "--format", "markdown");
+            c.AddCommand<MergeCommand>("merge")
+                .WithDescription("merge the results of runner processes or machines that ran at the same time into one exbuy-load/1 result (histograms added exactly)")
+                .WithExample("merge", "results/a.json", "results/b.json", "--out", "results/merged.json");
+            c.AddCommand<HtmlReport.ReportCommand>("report")
+                .WithDescription("one self-contained HTML page (uPlot inlined, no network) of one or more result files: RPS, p50/p95/p99 and errors over time (runs overlaid), per-operation latency distribution, server metrics, correctness")
+                .WithExample("report", "results/mixed-20260101T120000Z.json", "results/mixed-20260101T130000Z.json", "--out", "results/report.html");
             c.SetExceptionHandler((e, _) =>
             {
                 Console.Error.WriteLine($"exbuy-load: {e.Message}");

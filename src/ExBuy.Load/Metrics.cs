@@ -59,6 +59,8 @@ public sealed class OpStats(string key, string operation, int[] expect)
     public long Errors;
     public long ServerSumMicros;
     public long LatencySumWithServerMicros;
+    /// <summary>The --metrics-listen latency buckets of this key (null without it); set before the phase starts.</summary>
+    public PromLatency? Export;
 
     // Harvest thread only.
     public readonly LongHistogram LatencyTotal = Hdr.New();
@@ -81,6 +83,7 @@ public sealed class OpStats(string key, string operation, int[] expect)
         Interlocked.Increment(ref Statuses[status is >= 0 and < 600 ? status : 0]);
         Interlocked.Increment(ref Count);
         if (IsError(status)) Interlocked.Increment(ref Errors);
+        Export?.Record(latencyMicros);
     }
 
     /// <summary>Moves what was recorded since the last call into the totals; adds the latency interval to <paramref name="intervalAll"/>.</summary>

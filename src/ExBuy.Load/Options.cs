@@ -38,6 +38,8 @@ public sealed class RunSettings : CommandSettings
     public string? Out { get; set; }
     [CommandOption("--timeout <DURATION>")] [Description("per-request timeout (default 30s)")]
     public string? Timeout { get; set; }
+    [CommandOption("--metrics-listen <HOST:PORT>")] [Description("serve the runner's own Prometheus metrics (exbuy_load_*) on http://HOST:PORT/metrics during the run, e.g. 127.0.0.1:9464 (off by default; a bare port listens on 127.0.0.1)")]
+    public string? MetricsListen { get; set; }
 }
 
 public sealed class OptionException(string message) : Exception(message);
@@ -62,6 +64,8 @@ public sealed record RunOptions
     public IReadOnlyList<Threshold> Thresholds { get; init; } = [];
     public required string OutDir { get; init; }
     public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(30);
+    /// <summary>--metrics-listen, normalized host:port; null = off.</summary>
+    public string? MetricsListen { get; init; }
     /// <summary>Extra request headers (tests use them to talk to fakes); not an option.</summary>
     public bool OpenModel => Rate is not null;
 }
@@ -202,6 +206,7 @@ public static partial class Options
             ScenarioName = scenario.Name, File = file, BaseUrl = url, Duration = duration, Vus = vus, RampUp = rampUp, RampDown = rampDown,
             Warmup = warmup, Seed = seed, SeedGiven = seedGiven, LockType = lockText ?? scenario.LockType, Rate = rate, MaxVus = maxVus,
             Thresholds = thresholds, OutDir = outDir, Timeout = timeout,
+            MetricsListen = s.MetricsListen is null ? null : LoadMetrics.ParseListen(s.MetricsListen),
         };
     }
 }

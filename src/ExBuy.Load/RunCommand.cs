@@ -39,7 +39,7 @@ public sealed class RunCommand : AsyncCommand<RunSettings>
                 });
                 console.Profile.Width = 160;
             }
-            var runner = new LoadRunner(options, console, plain);
+            await using var runner = new LoadRunner(options, console, plain);
             var outcome = await runner.RunAsync(stop.Token);
             return outcome.ExitCode;
         }

@@ -23,7 +23,7 @@ public sealed record ThresholdResult(string Source, string Expression, double? V
 public sealed record OpenModelReport(double Rate, long Intended, long Started, long Late, long Dropped, double StartRate, double IntendedRate, bool FellBehind);
 
 /// <summary>One run of a scenario against a target: discovery, warm-up, the measured phase, verdict, report and result file.</summary>
-public sealed class LoadRunner
+public sealed class LoadRunner : IAsyncDisposable
 {
     private readonly RunOptions _o;
     private readonly IAnsiConsole _console;
@@ -36,6 +36,17 @@ public sealed class LoadRunner
     private int _active;
     private long _internalErrors;
     private string? _firstInternalError;
+    private ServerMetrics.Snapshot? _serverBefore, _serverAfter;
+    private LoadMetrics? _metrics;
+
+    /// <summary>The --metrics-listen endpoint: it serves from the start of <see cref="RunAsync"/> until <see cref="DisposeAsync"/>.</summary>
+    public LoadMetrics? Metrics => _metrics;
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_metrics is not null) await _metrics.DisposeAsync();
+        _metrics = null;
+    }
 
     public LoadRunner(RunOptions options, IAnsiConsole console, bool plain, HttpMessageHandler? handler = null, string? workingDirectory = null)
     {
@@ -78,6 +89,23 @@ public sealed class LoadRunner
             ? $"open model: {_o.Rate!.Value.ToString("0.###", CultureInfo.InvariantCulture)} req/s, max {_o.MaxVus} in flight"
             : $"closed model: {_o.Vus} VUs";
         Say($"exbuy-load: scenario {scenario.Name} against {_o.BaseUrl.ToString().TrimEnd('/')} ({model}; duration {Options.FormatDuration(_o.Duration)}, ramp-up {Options.FormatDuration(_o.RampUp)}, ramp-down {Options.FormatDuration(_o.RampDown)}, warm-up {Options.FormatDuration(_o.Warmup)}; seed {_o.Seed}; lock_type {_o.LockType})");
+        foreach (var line in Calibration.StartLines(_o))
+            if (line.StartsWith("WARNING", StringComparison.Ordinal)) Say($"[yellow]{Markup.Escape(line)}[/]", line);
+            else Say(line);
+        if (_o.MetricsListen is not null && _metrics is null)
+        {
+            try
+            {
+                _metrics = LoadMetrics.Start(_o.MetricsListen, () => Volatile.Read(ref _active), LoadMetrics.RunId(scenario.Name, startedAt, _o.Seed), scenario.Name,
+                    _o.OpenModel ? "open" : "closed");
+            }
+            catch (InvalidOperationException e)
+            {
+                Say($"[red]set-up failed:[/] {Markup.Escape(e.Message)}", $"set-up failed: {e.Message}");
+                return Failed(1, "set-up failed", startedAt);
+            }
+            Say($"metrics: serving exbuy_load_* on {_metrics.Prefix}metrics");
+        }
 
         // Set-up, through the API only.
         TargetData data;
@@ -103,6 +131,7 @@ public sealed class LoadRunner
         if (_o.Warmup > TimeSpan.Zero && !ct.IsCancellationRequested)
         {
             var warm = new MetricsSink(_workload.NewStats());
+            _metrics?.Attach(warm);
             await RunPhaseAsync(warm, TimeSpan.Zero, _o.Warmup, TimeSpan.Zero, report: false, ct);
             warm.Harvest(0, 0, 0, addToSeries: false);
             Say($"warm-up: {warm.TotalCount} requests in {Options.FormatDuration(_o.Warmup)} ({warm.TotalErrors} errors), excluded from the results");
@@ -118,10 +147,13 @@ public sealed class LoadRunner
             Say($"correctness: stock of {startStock.Count} products read before the run (the products this run may write to)");
         }
 
+        _serverBefore = await ServerMetrics.ScrapeAsync(http, ct);
         var sink = new MetricsSink(_workload.NewStats());
+        _metrics?.Attach(sink);
         var measuredStart = Stopwatch.GetTimestamp();
         await RunPhaseAsync(sink, _o.RampUp, _o.Duration, _o.RampDown, report: true, ct);
         var measuredSeconds = Stopwatch.GetElapsedTime(measuredStart).TotalSeconds;
+        if (_serverBefore is not null) _serverAfter = await ServerMetrics.ScrapeAsync(http, CancellationToken.None);
         var finishedAt = DateTimeOffset.UtcNow;
 
         CorrectnessReport correctness;
@@ -328,6 +360,7 @@ public sealed class LoadRunner
                 Say($"[yellow]the run fell behind its rate:[/] {open.Dropped} dropped, {open.Late} late starts, started at {open.StartRate:0.0}/s for {open.IntendedRate:0.0}/s; latencies are measured from the intended times",
                     $"the run fell behind its rate: {open.Dropped} dropped, {open.Late} late starts, started at {open.StartRate:0.0}/s for {open.IntendedRate:0.0}/s; latencies are measured from the intended times");
             else Say("the run kept its rate");
+            if (Calibration.AchievedLine(_o, open.StartRate * open.Started / Math.Max(open.Intended, 1), open.IntendedRate) is { } achieved) Say($"[yellow]{Markup.Escape(achieved)}[/]", achieved);
         }
 
         Report.PrintCorrectness(_console, _plain, correctness);
@@ -346,6 +379,7 @@ public sealed class LoadRunner
 
         var result = Report.BuildResult(_o, data, _workload, sink, summary, correctness, thresholdResults, open, startedAt, finishedAt, seconds,
             verdict, exit, GitCommit(_workingDirectory));
+        result["server_metrics"] = ServerMetrics.Diff(_serverBefore, _serverAfter);
         string? file = null, history = null;
         try { (file, history) = await Report.WriteAsync(_o, result, summary); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)

@@ -82,6 +82,7 @@ public sealed class FakeServer : IAsyncDisposable
             ctx.Response.Headers["Server-Timing"] = "app;dur=0.250, db;dur=0.100;desc=\"1 queries\"";
             await next(ctx);
         });
+        app.MapGet("/api/health", () => Json(new JsonObject { ["status"] = "ok" })); // what `calibrate` loops on
         app.MapGet("/api/info", () => Json(new JsonObject { ["version"] = "fake", ["db_engine"] = "memory" }));
         app.MapGet("/api/products", (int? page, int? page_size) =>
         {

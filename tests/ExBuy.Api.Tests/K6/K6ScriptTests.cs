@@ -33,7 +33,7 @@ public sealed class K6ScriptTests(PostgresCluster cluster)
 
     private const string Id = "[1-9][0-9]*";
 
-    /// <summary>The contract's routes (shared/spec/API.md) and the query parameters each accepts.</summary>
+    /// <summary>The contract's routes (README, Endpoints) and the query parameters each accepts.</summary>
     private static readonly (string Method, Regex Path, string[] Query)[] ContractRoutes =
     [
         ("GET", Route("/api/health"), []),

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
+using System.Reflection;
 using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
@@ -14,8 +15,9 @@ namespace ExBuy.Api.Tests.Observability;
 /// prometheus-postgres-exporter on that cluster and the Debian Prometheus scraping both with a configuration derived
 /// from <c>deploy/prometheus/prometheus.yml</c>. Every PromQL expression of every panel of
 /// <c>deploy/grafana/dashboards/exbuy.json</c> (Grafana variables substituted) must return data through Prometheus'
-/// HTTP API, and every metric a panel names must be on ExBuy's or the exporter's <c>/metrics</c>. PostgreSQL only: the
-/// exporter needs it.
+/// HTTP API, and every metric a panel names must be on ExBuy's, the exporter's or the load runner's <c>/metrics</c>
+/// (the load runner, <c>exbuy-load run --metrics-listen</c>, drives ExBuy gently for the whole test, where the
+/// <c>exbuy-load</c> job scrapes). PostgreSQL only: the exporter needs it.
 /// </summary>
 public sealed class DashboardTests : ProcessTests
 {
@@ -67,6 +69,8 @@ public sealed class DashboardTests : ProcessTests
         await WaitUntilAsync("postgres_exporter answering with pg_up 1", TimeSpan.FromSeconds(30), exporterProcess,
             async () => (await TryGetStringAsync(exporterUrl + "/metrics"))?.Contains("\npg_up 1\n", StringComparison.Ordinal) == true);
 
+        var loadPort = ExBuyServer.FreePort();
+        var loadUrl = $"http://127.0.0.1:{loadPort}";
         var promDir = _sidecars.TempDir("exbuy-prometheus-");
         var promPort = ExBuyServer.FreePort();
         var promUrl = $"http://127.0.0.1:{promPort}";
@@ -77,7 +81,7 @@ public sealed class DashboardTests : ProcessTests
                 [ExBuyJob] = $"127.0.0.1:{Server.Port}",
                 [PostgresJob] = $"127.0.0.1:{exporterPort}",
                 // Nothing listens there yet (the load runner comes later): a target that is down must be harmless.
-                [LoadJob] = $"127.0.0.1:{ExBuyServer.FreePort()}",
+                [LoadJob] = $"127.0.0.1:{loadPort}",
             }), Ct);
         var promProcess = _sidecars.Start("prometheus", prometheus,
             [$"--config.file={config}", $"--storage.tsdb.path={Path.Combine(promDir, "data")}", $"--web.listen-address=127.0.0.1:{promPort}"],
@@ -87,18 +91,28 @@ public sealed class DashboardTests : ProcessTests
         await WaitUntilAsync("targets exbuy and postgres up", TimeSpan.FromSeconds(60), promProcess,
             async () => (await TargetsAsync(promUrl)).Where(t => t.Job is ExBuyJob or PostgresJob).Count(t => t.Health == "up") == 2);
 
+        // The load runner: an open-model read-only run at 20 req/s, longer than the test (killed with the sidecars), serving
+        // its own metrics where the exbuy-load job scrapes, so the "Load generator" row has data when it is queried.
+        var loadProcess = _sidecars.Start("exbuy-load", "dotnet",
+            [LoadRunnerDll(), "run", "--scenario", "read-only", "--base-url", Server.BaseUrl, "--rate", "20", "--max-vus", "10", "--duration", "10m",
+             "--warmup", "0s", "--seed", "1", "--scenarios", Repo.File("load/scenarios.json"), "--out", _sidecars.TempDir("exbuy-load-"),
+             "--metrics-listen", $"127.0.0.1:{loadPort}"],
+            null);
+        await WaitUntilAsync("exbuy-load serving its metrics with requests counted", TimeSpan.FromSeconds(60), loadProcess,
+            async () => (await TryGetStringAsync(loadUrl + "/metrics"))?.Contains("\nexbuy_load_requests_total{", StringComparison.Ordinal) == true);
+
         await DriveTrafficAsync();
         var trafficEnd = DateTimeOffset.UtcNow;
         // Scrapes that began after the last request (they see all of it), and at least 3 of each job in all.
-        await WaitUntilAsync("a scrape of exbuy and postgres after the traffic, and 3 scrapes of each", TimeSpan.FromSeconds(30), promProcess,
+        await WaitUntilAsync("a scrape of exbuy, postgres and exbuy-load after the traffic, and 3 scrapes of each", TimeSpan.FromSeconds(30), promProcess,
             async () =>
             {
-                var targets = (await TargetsAsync(promUrl)).Where(t => t.Job is ExBuyJob or PostgresJob).ToArray();
-                if (targets.Length != 2 || targets.Any(t => t.Health != "up" || t.LastScrape <= trafficEnd))
+                var targets = (await TargetsAsync(promUrl)).Where(t => t.Job is ExBuyJob or PostgresJob or LoadJob).ToArray();
+                if (targets.Length != 3 || targets.Any(t => t.Health != "up" || t.LastScrape <= trafficEnd))
                 {
                     return false;
                 }
-                foreach (var job in new[] { ExBuyJob, PostgresJob })
+                foreach (var job in new[] { ExBuyJob, PostgresJob, LoadJob })
                 {
                     var (_, values) = await QueryAsync(promUrl, $"count_over_time(up{{job=\"{job}\"}}[5m])");
                     if (values.Count == 0 || values[0].Value < 3)
@@ -203,9 +217,10 @@ public sealed class DashboardTests : ProcessTests
         // (http_server_request_duration_seconds_bucket, db_client_connection_count, pg_up, ...).
         var exported = SampleNames(await ScrapeAsync());
         exported.UnionWith(SampleNames(await _http.GetStringAsync(exporterUrl + "/metrics", Ct)));
+        exported.UnionWith(SampleNames(await _http.GetStringAsync(loadUrl + "/metrics", Ct)));
         foreach (var name in referenced.Where(n => !exported.Contains(n)))
         {
-            failures.Add($"metric {name}: named by the dashboard, exported by neither ExBuy nor postgres_exporter");
+            failures.Add($"metric {name}: named by the dashboard, exported by neither ExBuy, postgres_exporter nor exbuy-load");
         }
 
         Assert.True(failures.Count == 0,
@@ -247,6 +262,14 @@ public sealed class DashboardTests : ProcessTests
             Concurrent.AssertOnly(storm, HttpStatusCode.OK, HttpStatusCode.Conflict);
             await Task.Delay(700, Ct);
         }
+    }
+
+    /// <summary>The load runner the test project builds (ReferenceOutputAssembly=false), in the test's own configuration.</summary>
+    private static string LoadRunnerDll()
+    {
+        var configuration = typeof(DashboardTests).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()?.Configuration ?? "Debug";
+        var dll = Repo.File(Path.Combine("src", "ExBuy.Load", "bin", configuration, "net10.0", "exbuy-load.dll"));
+        return File.Exists(dll) ? dll : throw new FileNotFoundException("build src/ExBuy.Load first (the test project references it for that)", dll);
     }
 
     /// <summary>

@@ -8,6 +8,9 @@ public sealed class OperationDef
 {
     public required string Name { get; init; }
     public required string Method { get; init; }
+
+    /// <summary>The method as the shared <see cref="System.Net.Http.HttpMethod"/> instance (HttpClient's fast path for known methods).</summary>
+    public HttpMethod HttpMethod => field ??= HttpMethod.Parse(Method);
     public required string Path { get; init; }
     public JsonObject? Body { get; init; }
     public string? MultipartField { get; init; }

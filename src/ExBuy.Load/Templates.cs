@@ -28,6 +28,10 @@ public static partial class Templates
     /// <summary>The path with every parameter replaced by its URL-escaped string form.</summary>
     public static string ExpandPath(string path, Func<string, JsonNode?> resolve)
     {
+        if (!path.Contains('{'))
+        {
+            return path;
+        }
         return ParameterRegex().Replace(path, m => Uri.EscapeDataString(AsString(resolve(m.Groups[1].Value))));
     }
 

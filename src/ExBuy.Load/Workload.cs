@@ -21,6 +21,9 @@ public sealed class VuState(int index, long seed)
     public int Index { get; } = index;
     public Random Random { get; } = new(unchecked((int)(seed * 1_000_003 + index * 7919)));
     public List<OwnOrder> Orders { get; } = [];
+
+    /// <summary>The per-request timeout's source, reset and reused (a VU runs one request at a time).</summary>
+    public CancellationTokenSource Timeout { get; set; } = new();
 }
 
 /// <summary>The scenario compiled against the discovered data: draws operations and parameters, sends, measures, keeps the ledger.</summary>
@@ -93,7 +96,7 @@ public sealed class Workload
         var op = Draw(vu);
         var ctx = new Drawn(this, vu, op);
         var path = Templates.ExpandPath(op.Path, ctx.Resolve);
-        using var request = new HttpRequestMessage(new HttpMethod(op.Method), path);
+        using var request = new HttpRequestMessage(op.HttpMethod, path);
         if (op.Body is not null)
         {
             var body = Templates.ExpandBody(op.Body, ctx.Resolve);
@@ -114,20 +117,34 @@ public sealed class Workload
         var status = 0;
         long ttfb = -1, server = -1;
         byte[]? responseBody = null;
-        using var cts = new CancellationTokenSource(_timeout);
+        var cts = vu.Timeout;
+        cts.CancelAfter(_timeout);
         try
         {
             using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cts.Token);
             ttfb = Hdr.MicrosBetween(startTimestamp, Stopwatch.GetTimestamp());
-            responseBody = await response.Content.ReadAsByteArrayAsync(cts.Token);
+            // The body is kept only where the ledger reads it; otherwise it is drained through a pooled buffer.
+            if (op.Effect != "none" || ctx.OwnOrder is not null)
+            {
+                responseBody = await response.Content.ReadAsByteArrayAsync(cts.Token);
+            }
+            else
+            {
+                await response.Content.CopyToAsync(Stream.Null, cts.Token);
+            }
             status = (int)response.StatusCode;
-            if (response.Headers.TryGetValues("Server-Timing", out var timing)) server = ParseServerTiming(timing);
+            if (response.Headers.NonValidated.TryGetValues("Server-Timing", out var timing)) server = ParseServerTiming(timing);
         }
         catch (Exception e) when (e is HttpRequestException or OperationCanceledException or IOException)
         {
             status = 0;
         }
         var latency = Hdr.MicrosBetween(startTimestamp, Stopwatch.GetTimestamp());
+        if (!cts.TryReset())
+        {
+            cts.Dispose();
+            vu.Timeout = new CancellationTokenSource();
+        }
         stats.Record(status, latency, ttfb, server);
         if (op.Effect != "none" || ctx.OwnOrder is not null) ApplyEffect(op, ctx, status, responseBody);
     }
@@ -250,7 +267,13 @@ public sealed class Workload
         Span<byte> bytes = stackalloc byte[24];
         random.NextBytes(bytes);
         bytes[0] |= 1; bytes[16] |= 1; // never all zero
-        return $"00-{Convert.ToHexStringLower(bytes[..16])}-{Convert.ToHexStringLower(bytes[16..])}-01";
+        Span<char> chars = stackalloc char[55];
+        "00-".CopyTo(chars);
+        Convert.TryToHexStringLower(bytes[..16], chars[3..35], out _);
+        chars[35] = '-';
+        Convert.TryToHexStringLower(bytes[16..], chars[36..52], out _);
+        "-01".CopyTo(chars[52..]);
+        return new string(chars);
     }
 
     /// <summary>The parameters of one request, drawn on first use and kept for the ledger.</summary>

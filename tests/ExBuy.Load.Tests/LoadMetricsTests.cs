@@ -159,8 +159,9 @@ public class LoadMetricsRunTests
         }
         Assert.Contains("create_order", outcome.Operations.Keys);
 
-        var promtool = PromTools.Require("promtool", "apt-get install -y prometheus");
-        var (exit, promOutput) = await PromTools.RunAsync(promtool, ["check", "metrics"], final, ct);
+        var promtool = RequiredTool.Require("promtool", "apt-get install -y prometheus");
+        var (exit, promStdout, promStderr) = await RequiredTool.RunAsync(promtool, ["check", "metrics"], TimeSpan.FromSeconds(60), ct, final);
+        var promOutput = promStdout + promStderr;
         Assert.True(exit == 0, $"promtool check metrics (exit {exit}): {promOutput}\n{final}");
 
         await runner.DisposeAsync();
@@ -184,45 +185,5 @@ public class LoadMetricsRunTests
         var outcome = await runner.RunAsync(ct);
         Assert.Equal(1, outcome.ExitCode);
         Assert.Contains("--metrics-listen", output.ToString());
-    }
-}
-
-/// <summary>Real tools the tests drive: found on PATH, else skipped with the install command (a failure under CI=true); as in ExBuy.Api.Tests.</summary>
-public static class PromTools
-{
-    public static bool InCi => string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase);
-
-    public static string Require(string name, string install)
-    {
-        var path = Find(name);
-        if (path is not null) return path;
-        var reason = $"{name} not found on PATH: {install}";
-        if (InCi) throw new InvalidOperationException("CI=true requires every test to run: " + reason);
-        Assert.Skip(reason);
-        return "";
-    }
-
-    public static string? Find(string name) => (Environment.GetEnvironmentVariable("PATH") ?? "")
-        .Split(':', StringSplitOptions.RemoveEmptyEntries)
-        .Select(dir => Path.Combine(dir, name))
-        .FirstOrDefault(File.Exists);
-
-    /// <summary>Runs a tool to completion (bounded), feeding <paramref name="stdin"/>; returns the exit code and stdout+stderr.</summary>
-    public static async Task<(int Exit, string Output)> RunAsync(string file, IEnumerable<string> arguments, string? stdin, CancellationToken ct)
-    {
-        var psi = new ProcessStartInfo(file)
-        {
-            RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
-        };
-        foreach (var argument in arguments) psi.ArgumentList.Add(argument);
-        using var process = Process.Start(psi) ?? throw new InvalidOperationException($"could not start {file}");
-        var stdout = process.StandardOutput.ReadToEndAsync(ct);
-        var stderr = process.StandardError.ReadToEndAsync(ct);
-        if (stdin is not null) await process.StandardInput.WriteAsync(stdin);
-        process.StandardInput.Close();
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        timeout.CancelAfter(TimeSpan.FromSeconds(60));
-        await process.WaitForExitAsync(timeout.Token);
-        return (process.ExitCode, (await stdout) + (await stderr));
     }
 }

@@ -25,12 +25,17 @@ internal static class RequiredTool
         .Select(dir => Path.Combine(dir, name))
         .FirstOrDefault(File.Exists);
 
-    /// <summary>Runs a tool to completion, killed (with its children) after <paramref name="timeout"/>; returns the exit code, stdout and stderr.</summary>
-    public static async Task<(int Exit, string Stdout, string Stderr)> RunAsync(string file, IEnumerable<string> arguments, TimeSpan timeout, CancellationToken ct)
+    /// <summary>
+    /// Runs a tool to completion, feeding <paramref name="stdin"/>, killed (with its children) after
+    /// <paramref name="timeout"/>; returns the exit code, stdout and stderr.
+    /// </summary>
+    public static async Task<(int Exit, string Stdout, string Stderr)> RunAsync(string file, IEnumerable<string> arguments, TimeSpan timeout,
+        CancellationToken ct, string? stdin = null)
     {
         var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, UseShellExecute = false };
         foreach (var a in arguments) psi.ArgumentList.Add(a);
         using var process = Process.Start(psi) ?? throw new InvalidOperationException($"could not start {file}");
+        if (stdin is not null) await process.StandardInput.WriteAsync(stdin);
         process.StandardInput.Close();
         var stdout = process.StandardOutput.ReadToEndAsync(CancellationToken.None);
         var stderr = process.StandardError.ReadToEndAsync(CancellationToken.None);

@@ -386,7 +386,16 @@ public sealed class LoadRunner : IAsyncDisposable
         {
             Say($"[red]could not write the result file:[/] {Markup.Escape(e.Message)}", $"could not write the result file: {e.Message}");
         }
-        if (file is not null) Say($"result: {file}");
+        if (file is not null)
+        {
+            Say($"result: {file}");
+            // Every run leaves its HTML report beside its result (`report` overlays several runs).
+            try { Say($"report: {await ExBuy.Load.HtmlReport.HtmlReportWriter.WriteAsync([file], Path.ChangeExtension(file, ".html"), DateTimeOffset.UtcNow)}"); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                Say($"[red]could not write the HTML report:[/] {Markup.Escape(e.Message)}", $"could not write the HTML report: {e.Message}");
+            }
+        }
         var final = string.Create(CultureInfo.InvariantCulture, $"verdict: {verdict} (exit {exit})");
         Say(exit == 0 ? $"[green]{final}[/]" : $"[red]{final}[/]", final);
         return new RunOutcome(exit, verdict, file, history, correctness, _workload.Ledger.OrdersPlaced, _workload.Ledger.OrdersPlacedTotal, summary.Count, summary.Errors, sink.Ops,

@@ -147,5 +147,10 @@ public class EndToEndTests(ExBuyProcess exbuy) : IClassFixture<ExBuyProcess>
         Assert.Equal("pass", line["verdict"]!.GetValue<string>());
         Assert.Equal(Path.GetFileName(outcome.ResultFile), line["file"]!.GetValue<string>());
         Assert.Equal(0, line["errors"]!.GetValue<long>());
+
+        // The run's own HTML report, beside its result, with the result's data in it.
+        var html = await File.ReadAllTextAsync(Path.ChangeExtension(outcome.ResultFile!, ".html"), ct);
+        Assert.Contains("id=\"exbuy-data\"", html);
+        Assert.Contains(result["run_id"]!.GetValue<string>(), html);
     }
 }

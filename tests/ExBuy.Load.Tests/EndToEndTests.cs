@@ -56,6 +56,17 @@ public sealed class ExBuyProcess : IAsyncLifetime
     public string Output { get { lock (_output) return string.Join("\n", _output); } }
 
     /// <summary>Σ exbuy_orders_placed_total over its endpoint labels.</summary>
+    /// <summary>Rows in the orders table of ExBuy's SQLite file (read beside the running server: WAL allows it).</summary>
+    public async Task<long> OrderRowsAsync()
+    {
+        await using var connection = new Microsoft.Data.Sqlite.SqliteConnection(
+            $"Data Source={Path.Combine(Dir, "exbuy.db")};Mode=ReadOnly;Pooling=False");
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT count(*) FROM orders";
+        return (long)(await command.ExecuteScalarAsync())!;
+    }
+
     public async Task<long> OrdersPlacedAsync()
     {
         var text = await Client.GetStringAsync($"{BaseUrl}/metrics");
@@ -95,6 +106,7 @@ public class EndToEndTests(ExBuyProcess exbuy) : IClassFixture<ExBuyProcess>
     {
         var ct = TestContext.Current.CancellationToken;
         var before = await exbuy.OrdersPlacedAsync();
+        var rowsBefore = await exbuy.OrderRowsAsync();
         var work = TestSupport.TempDir("exload-e2e-run");
         var options = Options.Validate(new RunSettings
         {
@@ -123,6 +135,8 @@ public class EndToEndTests(ExBuyProcess exbuy) : IClassFixture<ExBuyProcess>
             await Task.Delay(100, ct);
         }
         Assert.Equal(outcome.OrdersPlacedWithWarmup, after - before);
+        // And the database gained exactly those rows (the runner's 201s, bulk orders counted per order).
+        Assert.Equal(outcome.OrdersPlacedWithWarmup, await exbuy.OrderRowsAsync() - rowsBefore);
 
         Assert.Equal(Path.Combine(work, "results"), Path.GetDirectoryName(outcome.ResultFile));
         var result = JsonNode.Parse(await File.ReadAllTextAsync(outcome.ResultFile!, ct))!;

@@ -52,10 +52,11 @@ public sealed class RunSummary(MetricsSink sink, double seconds) : IThresholdSou
         return count == 0 ? 0 : (double)errors / count;
     }
 
-    public double Rps2(string? operation) => Select(operation).Sum(o => o.Count) / Math.Max(Seconds, 1e-9);
-    double IThresholdSource.Rps(string? operation) => Rps2(operation);
-    public long Count2(string? operation) => Select(operation).Sum(o => o.Count);
-    long IThresholdSource.Count(string? operation) => Count2(operation);
+    /// <summary>Requests/s of one operation (all operations when null); <see cref="Rps"/> is the run's total.</summary>
+    public double OperationRps(string? operation) => OperationCount(operation) / Math.Max(Seconds, 1e-9);
+    double IThresholdSource.Rps(string? operation) => OperationRps(operation);
+    public long OperationCount(string? operation) => Select(operation).Sum(o => o.Count);
+    long IThresholdSource.Count(string? operation) => OperationCount(operation);
 }
 
 public static class Report

@@ -38,7 +38,7 @@ build_release() {
       cp -a src/ExBuy.Load/bin/Release/net10.0 "$1/load"
     fi' sh "$WORK/bin" "$prebuilt" >"$WORK/build.log" 2>&1 \
     || { grep -E 'error|FAILED' "$WORK/build.log" | sort -u >&2
-         die "Release build failed (src/ExBuy.Load is edited by others: LOAD_DLL=path/to/exbuy-load.dll uses a prebuilt runner)"; }
+         die "Release build failed (errors above; LOAD_DLL=path/to/exbuy-load.dll runs a prebuilt runner instead)"; }
   API_DLL=$WORK/bin/api/ExBuy.Api.dll
   LOAD_DLL=${LOAD_DLL:-$WORK/bin/load/exbuy-load.dll}
   if [ ! -f "$API_DLL" ] || [ ! -f "$LOAD_DLL" ]; then die "build produced no $API_DLL or $LOAD_DLL"; fi

@@ -1,5 +1,6 @@
 using ExBuy.Api.Common;
 using ExBuy.Api.Data;
+using ExBuy.Api.Faults;
 using ExBuy.Api.Health;
 using ExBuy.Api.Inventory;
 using ExBuy.Api.Observability;
@@ -39,6 +40,9 @@ public static class Hosting
         var debug = DatabaseOptions.ParseBool(builder.Configuration, "DEBUG", false);
         services.AddExBuyData(builder.Configuration);
         services.AddSingleton(UploadOptions.FromConfiguration(builder.Configuration));
+        var faults = FaultOptions.FromConfiguration(builder.Configuration);
+        services.AddSingleton(faults);
+        services.AddSingleton(new FaultRandom(faults.Seed));
         services.AddSingleton(new ServerInfo(DateTime.UtcNow));
         services.AddSingleton<ProductDetailQuery>();
         services.AddSingleton<OrderDetailQuery>();
@@ -62,6 +66,10 @@ public static class Hosting
     public static WebApplication UseExBuy(this WebApplication app)
     {
         app.UseRequestObservation();
+        // Explicit, so the fault middleware sees the endpoint's route template (minimal APIs would otherwise add routing
+        // at the very start of the pipeline); request observation reads the endpoint only after the rest has run.
+        app.UseRouting();
+        app.UseFaultInjection();
         app.UseExceptionHandler();
         app.UseStatusCodePages();
 

@@ -49,6 +49,9 @@ public static class ExBuyMetrics
     private static readonly Counter<long> Uploads = Meter.CreateCounter<long>(
         "exbuy.uploads", "{file}", "Files stored by POST /api/uploads");
 
+    private static readonly Counter<long> FaultsInjected = Meter.CreateCounter<long>(
+        "exbuy.faults.injected", "{fault}", "Injected faults by kind (delay, db_delay, error) and route template");
+
     /// <summary>
     /// Publishes every known series of the counters at 0 once a listener is attached (Prometheus practice: a counter
     /// that has not moved yet is 0, not absent, so <c>rate()</c> and the dashboard panels have data from the start).
@@ -88,4 +91,8 @@ public static class ExBuyMetrics
         Uploads.Add(1);
         UploadBytes.Add(bytes);
     }
+
+    /// <summary>One injected fault: <paramref name="kind"/> is delay, db_delay or error; <paramref name="route"/> a route template.</summary>
+    public static void FaultInjected(string kind, string route) =>
+        FaultsInjected.Add(1, new("kind", kind), new("route", route));
 }

@@ -64,6 +64,27 @@ public static class Arrange
         decimal price = 10.00m, int stock = 100, DateTime? createdAt = null, bool deleted = false, DateTime? updatedAt = null) =>
         (await app.AddProductsAsync(NewProduct(category, name, price, stock, createdAt, deleted, updatedAt)))[0];
 
+    /// <summary>
+    /// A catalog shaped like seeded data for query-count tests: <paramref name="count"/> products in a new category,
+    /// named "&lt;token&gt; item i" (the token makes them searchable), 1–5 reviews each by one new user, and the first
+    /// product busy with <paramref name="count"/> more reviews.
+    /// </summary>
+    public static async Task<(string Category, string Token, long UserId, List<Product> Products)> AddReviewedCatalogAsync(
+        this ExBuyApp app, string tokenPrefix, int count)
+    {
+        var category = NewCategory();
+        var token = tokenPrefix + Guid.NewGuid().ToString("N")[..10];
+        var userId = NewUserId();
+        var products = await app.AddProductsAsync(
+            [.. Enumerable.Range(0, count).Select(i => NewProduct(category, $"{token} item {i}", 5m + i, i % 7))]);
+        foreach (var (product, i) in products.Select((p, i) => (p, i)))
+        {
+            await app.AddReviewsAsync(product.Id, [.. Enumerable.Range(0, 1 + i % 5).Select(k => 1 + (i + k) % 5)], userId);
+        }
+        await app.AddReviewsAsync(products[0].Id, [.. Enumerable.Range(0, count).Select(k => 1 + k % 5)]);
+        return (category, token, userId, products);
+    }
+
     public static Task SoftDeleteAsync(this ExBuyApp app, long productId) =>
         app.WithDbAsync(db => db.Products.Where(p => p.Id == productId)
             .ExecuteUpdateAsync(s => s.SetProperty(p => p.DeletedAt, Clock.UtcNow())));

@@ -44,17 +44,8 @@ public sealed class QueryVerificationTests(PostgresApp app) : EngineTests(app), 
     [Fact]
     public async Task XQueryCountEqualsTheStatementsPostgresExecuted()
     {
-        var category = Arrange.NewCategory();
-        var token = "qv" + Guid.NewGuid().ToString("N")[..10];
-        var userId = Arrange.NewUserId();
-        var products = await App.AddProductsAsync(
-            [.. Enumerable.Range(0, Products).Select(i => Arrange.NewProduct(category, $"{token} item {i}", 5m + i, i % 7))]);
-        foreach (var (product, i) in products.Select((p, i) => (p, i)))
-        {
-            await App.AddReviewsAsync(product.Id, [.. Enumerable.Range(0, 1 + i % 5).Select(k => 1 + (i + k) % 5)], userId);
-        }
+        var (category, token, userId, products) = await App.AddReviewedCatalogAsync("qv", Products);
         var busy = products[0];
-        await App.AddReviewsAsync(busy.Id, [.. Enumerable.Range(0, Products).Select(k => 1 + k % 5)]);
         var orders = new List<long>();
         for (var i = 0; i < RequestsPerRow; i++)
         {

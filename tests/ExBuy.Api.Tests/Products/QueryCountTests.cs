@@ -13,17 +13,8 @@ public abstract class QueryCountTests(ExBuyApp app) : EngineTests(app)
     [Fact]
     public async Task EveryOptimizeEndpointIsConstantOptimizedAndGrowsNaive()
     {
-        var category = Arrange.NewCategory();
-        var token = "qc" + Guid.NewGuid().ToString("N")[..10];
-        var userId = Arrange.NewUserId();
-        var products = await App.AddProductsAsync(
-            [.. Enumerable.Range(0, Products).Select(i => Arrange.NewProduct(category, $"{token} item {i}", 5m + i, i % 7))]);
-        foreach (var (product, i) in products.Select((p, i) => (p, i)))
-        {
-            await App.AddReviewsAsync(product.Id, [.. Enumerable.Range(0, 1 + i % 5).Select(k => 1 + (i + k) % 5)], userId);
-        }
+        var (category, token, userId, products) = await App.AddReviewedCatalogAsync("qc", Products);
         var busy = products[0];
-        await App.AddReviewsAsync(busy.Id, [.. Enumerable.Range(0, Products).Select(k => 1 + k % 5)]);
 
         var endpoints = new (string Name, string Url, Func<int, int> Naive, int Optimized)[]
         {

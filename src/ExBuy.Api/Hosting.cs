@@ -43,6 +43,8 @@ public static class Hosting
         var faults = FaultOptions.FromConfiguration(builder.Configuration);
         services.AddSingleton(faults);
         services.AddSingleton(new FaultRandom(faults.Seed));
+        services.AddSingleton<FaultRuleSet>();
+        services.AddSingleton<FaultRoutes>();
         services.AddSingleton(new ServerInfo(DateTime.UtcNow));
         services.AddSingleton<ProductDetailQuery>();
         services.AddSingleton<OrderDetailQuery>();
@@ -82,6 +84,7 @@ public static class Hosting
         app.MapInventory();
         app.MapStats();
         app.MapUploads();
+        app.MapFaultAdmin();
         return app;
     }
 
@@ -90,6 +93,10 @@ public static class Hosting
     {
         var db = app.Services.GetRequiredService<DatabaseOptions>();
         if (!await DatabaseStartup.PrepareAsync(app.Services, db, app.Lifetime.ApplicationStopping))
+        {
+            return 1;
+        }
+        if (!FaultStartup.CheckRoutes(app.Services))
         {
             return 1;
         }

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using ExBuy.Api.Faults;
 using ExBuy.Api.Health;
 using ExBuy.Api.Inventory;
 using ExBuy.Api.Orders;
@@ -34,6 +35,8 @@ namespace ExBuy.Api.Common;
 [JsonSerializable(typeof(ReserveResponse))]
 [JsonSerializable(typeof(TopProductsResponse))]
 [JsonSerializable(typeof(UploadDto))]
+[JsonSerializable(typeof(FaultRuleDto[]))]
+[JsonSerializable(typeof(FaultSeedDto))]
 public sealed partial class ExBuyJsonContext : JsonSerializerContext
 {
     /// <summary>The HTTP options: snake_case, strict numbers ("5" is not a number), our wire converters.</summary>

@@ -9,9 +9,10 @@ namespace ExBuy.Api.Faults;
 /// known), for <c>/api/*</c> only (never <c>/metrics</c>). Per request:
 /// <list type="number">
 /// <item>X-Fault-* headers (unless FAULTS=off) are parsed; a bad value is a 400 naming the header.</item>
-/// <item>Composition: for each kind (delay, db_delay, error) the header's value overrides the environment's rule for
-/// the same kind (the first live env rule whose route pattern matches the endpoint's template); kinds the headers do
-/// not set come from that rule.</item>
+/// <item>Composition: for each kind (delay, db_delay, error) the header's value overrides the process's active rule for
+/// the same kind (<see cref="FaultRuleSet"/>: the first live rule whose route pattern matches the endpoint's template —
+/// the environment's rules at start-up, or what /api/admin/faults set since); kinds the headers do not set come from
+/// that rule.</item>
 /// <item>Each kind with a percentage under 100 draws from the one seeded generator, always in the order delay, db_delay,
 /// error (so a seed reproduces a request sequence's faults).</item>
 /// <item>Applied in that order: the app delay (Task.Delay, cancelled with the request), then an injected error answered as
@@ -19,8 +20,9 @@ namespace ExBuy.Api.Faults;
 /// on the request's connection, then the handler.</item>
 /// </list>
 /// Every injected fault is listed in <c>X-Fault</c> (<c>delay=250ms, db_delay=100ms, error=503</c>) and counted in
-/// <c>exbuy_faults_injected_total{kind,route}</c>. A request with no X-Fault-* header and no env rule pays three header
-/// lookups (no allocation); with FAULTS=off and no env rule the middleware is not registered at all.
+/// <c>exbuy_faults_injected_total{kind,route}</c>. A request with no X-Fault-* header and no active rule pays one
+/// volatile read and three header lookups (no allocation); with FAULTS=off, no env rule and no ADMIN_TOKEN the middleware
+/// is not registered at all. <c>/api/admin/*</c> is never faulted (a stalled admin API could not lift the stall).
 /// </summary>
 public static class FaultInjection
 {
@@ -40,17 +42,18 @@ public static class FaultInjection
             return app;
         }
         var random = app.ApplicationServices.GetRequiredService<FaultRandom>();
+        var rules = app.ApplicationServices.GetRequiredService<FaultRuleSet>();
         var dbDelay = FaultDbDelay.For(app.ApplicationServices.GetRequiredService<DatabaseOptions>());
         var problems = app.ApplicationServices.GetRequiredService<IProblemDetailsService>();
         var headersEnabled = options.HeadersEnabled;
-        var hasRules = options.Rules.Count > 0;
         return app.Use((context, next) =>
         {
-            if (!context.Request.Path.StartsWithSegments("/api"))
+            var path = context.Request.Path;
+            if (!path.StartsWithSegments("/api") || path.StartsWithSegments(FaultAdminApi.Prefix))
             {
                 return next(context);
             }
-            if (!hasRules)
+            if (rules.Current.Length == 0)
             {
                 var h = context.Request.Headers;
                 if (!headersEnabled || (!h.ContainsKey(DelayHeader) && !h.ContainsKey(DbDelayHeader) && !h.ContainsKey(ErrorHeader)))
@@ -58,11 +61,11 @@ public static class FaultInjection
                     return next(context);
                 }
             }
-            return InjectAsync(context, next, options, random, dbDelay, problems);
+            return InjectAsync(context, next, options, rules, random, dbDelay, problems);
         });
     }
 
-    private static async Task InjectAsync(HttpContext context, RequestDelegate next, FaultOptions options, FaultRandom random,
+    private static async Task InjectAsync(HttpContext context, RequestDelegate next, FaultOptions options, FaultRuleSet rules, FaultRandom random,
         IFaultDbDelay dbDelay, IProblemDetailsService problems)
     {
         FaultRule? requested = null;
@@ -88,25 +91,17 @@ public static class FaultInjection
         }
 
         var template = context.GetEndpoint()?.Metadata.GetMetadata<IRouteDiagnosticsMetadata>()?.Route;
-        FaultRule? envRule = null;
-        if (options.Rules.Count > 0)
+        FaultRule? activeRule = null;
+        if (rules.Current.Length > 0)
         {
             var route = template is null ? context.Request.Path.Value ?? "" : FaultRule.NormaliseTemplate(template);
-            var now = DateTimeOffset.UtcNow;
-            foreach (var rule in options.Rules)
-            {
-                if (rule.IsLive(now) && rule.Matches(route))
-                {
-                    envRule = rule;
-                    break;
-                }
-            }
+            activeRule = rules.Match(route, DateTimeOffset.UtcNow);
         }
 
-        // Headers override the environment's rule kind by kind.
-        var (delay, delayPct) = requested?.Delay is { } hd ? (hd, requested.DelayPercent) : (envRule?.Delay, envRule?.DelayPercent ?? 0);
-        var (db, dbPct) = requested?.DbDelay is { } hdb ? (hdb, requested.DbDelayPercent) : (envRule?.DbDelay, envRule?.DbDelayPercent ?? 0);
-        var (error, errorPct) = requested?.ErrorStatus is { } he ? (he, requested.ErrorPercent) : (envRule?.ErrorStatus, envRule?.ErrorPercent ?? 0);
+        // Headers override the active rule kind by kind.
+        var (delay, delayPct) = requested?.Delay is { } hd ? (hd, requested.DelayPercent) : (activeRule?.Delay, activeRule?.DelayPercent ?? 0);
+        var (db, dbPct) = requested?.DbDelay is { } hdb ? (hdb, requested.DbDelayPercent) : (activeRule?.DbDelay, activeRule?.DbDelayPercent ?? 0);
+        var (error, errorPct) = requested?.ErrorStatus is { } he ? (he, requested.ErrorPercent) : (activeRule?.ErrorStatus, activeRule?.ErrorPercent ?? 0);
 
         // Draw in a fixed order, whatever is applied afterwards.
         var doDelay = delay is not null && random.Chance(delayPct);
@@ -150,6 +145,10 @@ public static class FaultInjection
         {
             var status = error!.Value;
             context.Response.StatusCode = status;
+            if (status is StatusCodes.Status503ServiceUnavailable or StatusCodes.Status429TooManyRequests)
+            {
+                context.Response.Headers.RetryAfter = "1"; // as a real 503 from ExBuy says
+            }
             await problems.WriteAsync(new ProblemDetailsContext
             {
                 HttpContext = context,
@@ -157,7 +156,7 @@ public static class FaultInjection
                 {
                     Status = status,
                     Title = "Injected fault",
-                    Detail = $"Fault injection answered {status} instead of running the handler ({(requested?.ErrorStatus is not null ? ErrorHeader : "FAULT_ERROR")}); nothing was written.",
+                    Detail = $"Fault injection answered {status} instead of running the handler ({(requested?.ErrorStatus is not null ? ErrorHeader : activeRule!.Source == FaultRule.FromAdmin ? "a rule set through /api/admin/faults" : "FAULT_ERROR")}); nothing was written.",
                 },
             });
             return;
@@ -190,7 +189,7 @@ public static class FaultInjection
         var delayPct = Percent(headers, DelayPercentHeader, delay is not null, errors);
         var dbPct = Percent(headers, DbDelayPercentHeader, db is not null, errors);
         var errorPct = Percent(headers, ErrorPercentHeader, status is not null, errors);
-        var rule = new FaultRule(null, delay, delayPct, db, dbPct, status, errorPct);
+        var rule = new FaultRule(null, delay, delayPct, db, dbPct, status, errorPct, Source: FaultRule.FromHeaders);
         return rule.IsEmpty ? null : rule;
     }
 

@@ -8,7 +8,9 @@ namespace ExBuy.Api.Faults;
 /// same seed + same request sequence → same faults) and the per-process rule <c>FAULT_DELAY</c>,
 /// <c>FAULT_DELAY_PERCENT</c>, <c>FAULT_DB_DELAY</c>, <c>FAULT_DB_DELAY_PERCENT</c>, <c>FAULT_ERROR</c>,
 /// <c>FAULT_ERROR_PERCENT</c>, limited to <c>FAULT_ROUTES</c> (comma-separated route templates or prefixes ending in
-/// <c>*</c>; unset = every /api route). A bad value is a <see cref="ConfigurationError"/> naming the variable.
+/// <c>*</c>; unset = every /api route). <c>ADMIN_TOKEN</c> turns on the runtime admin API (<c>/api/admin/faults</c>,
+/// bearer token; unset = those routes answer 404); only its SHA-256 is kept. A bad value is a
+/// <see cref="ConfigurationError"/> naming the variable.
 /// </summary>
 public sealed class FaultOptions
 {
@@ -24,8 +26,13 @@ public sealed class FaultOptions
     /// <summary>The environment's rules: one per FAULT_ROUTES entry (or one for every route), empty when none is set.</summary>
     public IReadOnlyList<FaultRule> Rules { get; init; } = [];
 
-    /// <summary>The middleware is registered only when there is something to do (headers honoured or an env rule).</summary>
-    public bool Active => HeadersEnabled || Rules.Count > 0;
+    /// <summary>SHA-256 of ADMIN_TOKEN (compared in constant time), null when the admin API is off.</summary>
+    public byte[]? AdminTokenHash { get; init; }
+
+    public bool AdminEnabled => AdminTokenHash is not null;
+
+    /// <summary>The middleware is registered only when there is something to do: headers honoured, an env rule, or rules may come at run time.</summary>
+    public bool Active => HeadersEnabled || Rules.Count > 0 || AdminEnabled;
 
     public static FaultOptions FromConfiguration(IConfiguration c)
     {
@@ -51,7 +58,11 @@ public sealed class FaultOptions
         IReadOnlyList<FaultRule> rules = rule.IsEmpty
             ? []
             : routes is null ? [rule] : [.. routes.Select(r => rule with { Route = r })];
-        return new FaultOptions { HeadersEnabled = enabled, MaxDelay = max, Seed = seed, Rules = rules };
+        var token = c["ADMIN_TOKEN"]?.Trim();
+        var tokenHash = string.IsNullOrEmpty(token)
+            ? null
+            : System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(token));
+        return new FaultOptions { HeadersEnabled = enabled, MaxDelay = max, Seed = seed, Rules = rules, AdminTokenHash = tokenHash };
     }
 
     private static TimeSpan? Duration(IConfiguration c, string key)
@@ -114,8 +125,17 @@ public sealed class FaultOptions
 /// </summary>
 public sealed class FaultRandom(int? seed)
 {
-    private readonly Random _random = seed is { } s ? new Random(s) : new Random();
+    private Random _random = seed is { } s ? new Random(s) : new Random();
     private readonly Lock _gate = new();
+
+    /// <summary>Starts the sequence again from <paramref name="seed"/> (PUT /api/admin/faults/seed).</summary>
+    public void Reseed(int seed)
+    {
+        lock (_gate)
+        {
+            _random = new Random(seed);
+        }
+    }
 
     public bool Chance(double percent)
     {

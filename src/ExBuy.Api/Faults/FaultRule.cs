@@ -3,8 +3,8 @@ using System.Globalization;
 namespace ExBuy.Api.Faults;
 
 /// <summary>
-/// One fault rule: where it applies and what it injects. The same model serves the per-process rule (environment), the
-/// per-request rule (X-Fault-* headers) and, later, rules set at run time.
+/// One fault rule: where it applies and what it injects. The same model serves the per-process rules (environment), the
+/// per-request rule (X-Fault-* headers) and the rules set at run time (<c>/api/admin/faults</c>).
 /// <list type="bullet">
 /// <item><see cref="Route"/>: null = every <c>/api/*</c> route; a route template as in the endpoint table
 /// (<c>/api/products/{id}</c>; constraints such as <c>{id:long:min(1)}</c> are ignored when matching); or a prefix
@@ -12,6 +12,7 @@ namespace ExBuy.Api.Faults;
 /// <item><see cref="Delay"/>: application delay before the handler; <see cref="DbDelay"/>: delay inside the database on
 /// the request's pooled connection; <see cref="ErrorStatus"/>: 400..599 answered without running the handler.</item>
 /// <item>Each kind with its percentage (0..100, default 100) and the rule with an optional expiry.</item>
+/// <item><see cref="Source"/>: where it came from (<c>environment</c>, <c>admin</c>, <c>header</c>), shown by GET /api/admin/faults.</item>
 /// </list>
 /// </summary>
 public sealed record FaultRule(
@@ -22,8 +23,13 @@ public sealed record FaultRule(
     double DbDelayPercent,
     int? ErrorStatus,
     double ErrorPercent,
-    DateTimeOffset? Expires = null)
+    DateTimeOffset? Expires = null,
+    string Source = FaultRule.FromEnvironment)
 {
+    public const string FromEnvironment = "environment";
+    public const string FromAdmin = "admin";
+    public const string FromHeaders = "header";
+
     public bool IsEmpty => Delay is null && DbDelay is null && ErrorStatus is null;
 
     public bool IsLive(DateTimeOffset now) => Expires is null || now < Expires;

@@ -1,5 +1,6 @@
 using System.Runtime;
 using ExBuy.Api.Data;
+using ExBuy.Api.Faults;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
 
@@ -34,7 +35,7 @@ public static class HealthApi
         }
     }
 
-    public static Ok<InfoResponse> GetInfo(DatabaseOptions db, ServerInfo server, IConfiguration config)
+    public static Ok<InfoResponse> GetInfo(DatabaseOptions db, ServerInfo server, IConfiguration config, FaultOptions faults, FaultRuleSet rules)
     {
         var assembly = typeof(HealthApi).Assembly.GetName();
         return TypedResults.Ok(new InfoResponse(
@@ -49,6 +50,7 @@ public static class HealthApi
                 GC.GetConfigurationVariables().TryGetValue("GCDynamicAdaptationMode", out var mode) ? Convert.ToInt32(mode) : 0),
             DbPoolMax: db.IsPostgres ? db.PoolMax : 0,
             StartedAt: server.StartedAt,
-            ProcessorCount: Environment.ProcessorCount));
+            ProcessorCount: Environment.ProcessorCount,
+            Faults: new FaultInfo(faults.HeadersEnabled, faults.AdminEnabled, rules.Live(DateTimeOffset.UtcNow).Length)));
     }
 }

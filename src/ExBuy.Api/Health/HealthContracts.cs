@@ -16,6 +16,10 @@ public sealed record InfoResponse(
     GcInfo Gc,
     int DbPoolMax,
     DateTime StartedAt,
-    int ProcessorCount);
+    int ProcessorCount,
+    FaultInfo Faults);
+
+/// <summary>Fault injection as it stands: headers honoured (FAULTS), admin API on (ADMIN_TOKEN), live rules now.</summary>
+public sealed record FaultInfo(bool Headers, bool AdminApi, int ActiveRules);
 
 public sealed record GcInfo(bool Server, bool Concurrent, int DynamicAdaptation);

@@ -4,28 +4,33 @@
 #   on       the default: OpenTelemetry meters + Prometheus exporter + Server-Timing, SQL logging off
 #   sql-log  the default plus DB_LOG_LEVEL=DEBUG (every statement logged; stdout to /dev/null): what EF's
 #            "nobody listening" fast path saves when SQL logging is off
+# and, for what fault injection costs a request that is not faulted (bench/fault-cost.sh runs these):
+#   faults-off   FAULTS=off, no rule, no ADMIN_TOKEN: the fault middleware is not registered at all
+#   faults-rule  ADMIN_TOKEN set and an active rule on another route (FAULT_ROUTES=/api/stats/top-products
+#                FAULT_ERROR=503): every request reads the rule set, finds its route template and matches nothing
 # measured on GET /api/health and GET /api/products/{id}?optimize=true (random ids), interleaved: every round runs
 # each server back to back, in the opposite order from the previous round. Prints requests/s, server CPU µs per
-# request and the cost against `off` (median of the per-round ratios).
+# request and the cost against the baseline, `off` unless BASELINE says otherwise (median of the per-round ratios).
 #   bench/observability-cost.sh                      # 5 rounds × 8 s per server and endpoint
 #   ROUNDS=3 DURATION=4 bench/observability-cost.sh  # a quick look
 # Knobs: DURATION (s, 1..120) ROUNDS (1..50) CONNECTIONS (1..256, default 32) WARMUP (s, 0..60, default 3)
-#   VARIANTS (default "off on sql-log") ONLY (default "health detail"). Needs wrk (apt-get install -y wrk). Servers listen on 127.0.0.1 only; every wrk
+#   VARIANTS (default "off on sql-log") BASELINE (the variant ratios are against, default off)
+#   ONLY (default "health detail"). Needs wrk (apt-get install -y wrk). Servers listen on 127.0.0.1 only; every wrk
 #   run is bounded by `timeout`; everything is stopped on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/lib/pg.sh
 
 DURATION=${DURATION:-8}; ROUNDS=${ROUNDS:-5}; CONNECTIONS=${CONNECTIONS:-32}; WARMUP=${WARMUP:-3}
-VARIANTS=${VARIANTS:-off on sql-log}
+VARIANTS=${VARIANTS:-off on sql-log}; BASELINE=${BASELINE:-off}
 die() { echo "bench: $*" >&2; exit 1; }
 in_range() { if ! [[ "$2" =~ ^[0-9]+$ ]] || (( $2 < $3 || $2 > $4 )); then die "$1=$2 must be a whole number in $3..$4"; fi; }
 in_range DURATION "$DURATION" 1 120
 in_range ROUNDS "$ROUNDS" 1 50
 in_range CONNECTIONS "$CONNECTIONS" 1 256
 in_range WARMUP "$WARMUP" 0 60
-for v in $VARIANTS; do [[ "$v" =~ ^(off|on|sql-log)$ ]] || die "VARIANTS: unknown '$v' (use off, on, sql-log)"; done
-[[ " $VARIANTS " == *" off "* ]] || die "VARIANTS must include off (the baseline)"
+for v in $VARIANTS; do [[ "$v" =~ ^(off|on|sql-log|faults-off|faults-rule)$ ]] || die "VARIANTS: unknown '$v' (use off, on, sql-log, faults-off, faults-rule)"; done
+[[ " $VARIANTS " == *" $BASELINE "* ]] || die "VARIANTS must include $BASELINE (BASELINE, what the ratios are against)"
 for tool in wrk curl ss dotnet awk timeout; do command -v "$tool" >/dev/null || die "$tool is required (wrk: apt-get install -y wrk)"; done
 
 PIDS=(); WORK=$(mktemp -d /tmp/exbuy-bench-obs.XXXXXX)
@@ -53,9 +58,11 @@ for v in $VARIANTS; do
     on) start on env METRICS=on dotnet "$DLL" ;;
     # Its stdout (a line per statement) goes to /dev/null: the cost measured is logging's, not the disk's.
     sql-log) start sql-log sh -c 'exec "$@" >/dev/null' sh env METRICS=on DB_LOG_LEVEL=DEBUG dotnet "$DLL" ;;
+    faults-off) start faults-off env METRICS=on FAULTS=off dotnet "$DLL" ;;
+    faults-rule) start faults-rule env METRICS=on ADMIN_TOKEN=bench-token FAULT_ROUTES=/api/stats/top-products FAULT_ERROR=503 dotnet "$DLL" ;;
   esac
 done
-curl -sf "http://127.0.0.1:${PORT[on]:-${PORT[off]}}/api/products/1?optimize=true" >/dev/null || die "product 1 is not served"
+curl -sf "http://127.0.0.1:${PORT[$BASELINE]}/api/products/1?optimize=true" >/dev/null || die "product 1 is not served"
 
 declare -A PATHS=([health]="/api/health" [detail]="/api/products/{1}?optimize=true")
 declare -A LABEL=([health]="GET /api/health" [detail]="GET /api/products/{id}?optimize=true")
@@ -94,7 +101,7 @@ for r in $(seq 1 "$ROUNDS"); do
       printf '  round %d %-7s %-8s rps=%-9s cpu_us_per_req=%s\n' "$r" "$e" "$v" "$rps" "$us"
     done
     for v in $VARIANTS; do
-      RATIO[$v|$e]="${RATIO[$v|$e]:-} $(awk -v a="${got[$v]}" -v b="${got[off]}" 'BEGIN{printf "%.4f", a / b}')"
+      RATIO[$v|$e]="${RATIO[$v|$e]:-} $(awk -v a="${got[$v]}" -v b="${got[$BASELINE]}" 'BEGIN{printf "%.4f", a / b}')"
     done
   done
   mapfile -t order < <(printf '%s\n' "${order[@]}" | tac)
@@ -104,7 +111,7 @@ echo
 echo "$(for e in "${ENDPOINTS[@]}"; do printf '%s, ' "${LABEL[$e]}"; done)PostgreSQL, small preset," \
   "wrk -t1 -c$CONNECTIONS, $ROUNDS interleaved rounds × ${DURATION}s; medians. CPU = server process user+system µs per request."
 echo
-echo "| endpoint | variant | req/s | ÷ off | throughput cost | CPU µs/req |"
+echo "| endpoint | variant | req/s | ÷ $BASELINE | throughput cost | CPU µs/req |"
 echo "|---|---|---:|---:|---:|---:|"
 for e in "${ENDPOINTS[@]}"; do
   for v in $VARIANTS; do

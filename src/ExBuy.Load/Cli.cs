@@ -16,7 +16,8 @@ public static class Cli
             c.AddCommand<RunCommand>("run")
                 .WithDescription("run a scenario of load/scenarios.json against an ExBuy contract server (closed model: --vus; open model: --rate)")
                 .WithExample("run", "--scenario", "mixed", "--base-url", "http://127.0.0.1:8000", "--duration", "60s")
-                .WithExample("run", "--scenario", "read-only", "--rate", "500", "--max-vus", "200", "--threshold", "p95<200ms");
+                .WithExample("run", "--scenario", "read-only", "--rate", "500", "--max-vus", "200", "--threshold", "p95<200ms")
+                .WithExample("run", "--scenario", "mixed", "--duration", "60s", "--faults", "load/faults/timeline.json");
             c.AddCommand<CalibrateCommand>("calibrate")
                 .WithDescription("measure this runner's own ceiling: a closed loop of GET /api/health on N connections; max req/s and CPU per request saved to <out>/calibration.json, which `run` reads to warn about an open-model --rate above 80 % of it")
                 .WithExample("calibrate", "--base-url", "http://127.0.0.1:8000", "--duration", "5s", "--connections", "32");

@@ -115,6 +115,8 @@ public sealed class MetricsSink
 
     public IReadOnlyDictionary<string, OpStats> Ops => _ops;
     public OpStats this[string key] => _ops[key];
+    /// <summary>The fault windows of a --faults run (measured phase only); null otherwise.</summary>
+    public FaultWindows? Windows { get; set; }
 
     // Open model.
     public long Intended, Started, Late, Dropped;

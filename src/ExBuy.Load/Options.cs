@@ -40,6 +40,10 @@ public sealed class RunSettings : CommandSettings
     public string? Timeout { get; set; }
     [CommandOption("--metrics-listen <HOST:PORT>")] [Description("serve the runner's own Prometheus metrics (exbuy_load_*) on http://HOST:PORT/metrics during the run, e.g. 127.0.0.1:9464 (off by default; a bare port listens on 127.0.0.1)")]
     public string? MetricsListen { get; set; }
+    [CommandOption("--faults <FILE>")] [Description("fault timeline (JSON: steps, or a seeded random timeline) applied to the target through its admin API during the measured phase; see load/faults/")]
+    public string? Faults { get; set; }
+    [CommandOption("--admin-token <TOKEN>")] [Description("bearer token of the target's admin API (with --faults); ADMIN_TOKEN as fallback, the variable the server reads")]
+    public string? AdminToken { get; set; }
 }
 
 public sealed class OptionException(string message) : Exception(message);
@@ -66,6 +70,12 @@ public sealed record RunOptions
     public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(30);
     /// <summary>--metrics-listen, normalized host:port; null = off.</summary>
     public string? MetricsListen { get; init; }
+    /// <summary>--faults, read and checked (a random timeline already generated); null = off.</summary>
+    public FaultTimeline? Faults { get; init; }
+    /// <summary>--admin-token or ADMIN_TOKEN; set whenever <see cref="Faults"/> is.</summary>
+    public string? AdminToken { get; init; }
+    /// <summary>The measured phase: ramp-up + hold + ramp-down (the time axis of the series and of fault timelines).</summary>
+    public TimeSpan MeasuredLength => RampUp + Duration + RampDown;
     /// <summary>Extra request headers (tests use them to talk to fakes); not an option.</summary>
     public bool OpenModel => Rate is not null;
 }
@@ -201,12 +211,28 @@ public static partial class Options
         for (var parent = Directory.GetParent(outDir); parent is not null && !parent.Exists; parent = parent.Parent)
             if (File.Exists(parent.FullName)) throw new OptionException($"--out: '{parent.FullName}' is a file, not a directory");
 
+        FaultTimeline? faults = null;
+        string? adminToken = null;
+        if (s.Faults is not null)
+        {
+            var faultsPath = System.IO.Path.GetFullPath(s.Faults, workingDirectory);
+            if (!File.Exists(faultsPath)) throw new OptionException($"--faults: file not found: {faultsPath}");
+            try { faults = FaultTimeline.Load(faultsPath, rampUp + duration + rampDown, seed); }
+            catch (FormatException e) { throw new OptionException($"--faults: {faultsPath}: {e.Message}"); }
+            adminToken = string.IsNullOrWhiteSpace(s.AdminToken) ? env("ADMIN_TOKEN") : s.AdminToken;
+            if (string.IsNullOrWhiteSpace(adminToken))
+                throw new OptionException("--admin-token: required with --faults (or export ADMIN_TOKEN, the variable the server reads)");
+            adminToken = adminToken.Trim();
+        }
+        else if (s.AdminToken is not null) throw new OptionException("--admin-token: only with --faults");
+
         return new RunOptions
         {
             ScenarioName = scenario.Name, File = file, BaseUrl = url, Duration = duration, Vus = vus, RampUp = rampUp, RampDown = rampDown,
             Warmup = warmup, Seed = seed, SeedGiven = seedGiven, LockType = lockText ?? scenario.LockType, Rate = rate, MaxVus = maxVus,
             Thresholds = thresholds, OutDir = outDir, Timeout = timeout,
             MetricsListen = s.MetricsListen is null ? null : LoadMetrics.ParseListen(s.MetricsListen),
+            Faults = faults, AdminToken = adminToken,
         };
     }
 }

@@ -107,6 +107,25 @@ public sealed class LoadRunner : IAsyncDisposable
             Say($"metrics: serving exbuy_load_* on {_metrics.Prefix}metrics");
         }
 
+        // --faults: the admin API answers and accepts every step before anything else runs; whatever happens next, the rules
+        // active before the run are put back (the target is left as found).
+        using var faults = _o.Faults is null ? null : new FaultController(_o.BaseUrl, _o.Faults, _o.AdminToken!, _handler, Say);
+        if (faults is not null)
+        {
+            faults.PrintTimeline();
+            if (await faults.SetUpAsync(ct) is { } problem)
+            {
+                Say($"[red]set-up failed:[/] {Markup.Escape(problem)}", $"set-up failed: {problem}");
+                return Failed(1, "set-up failed", startedAt);
+            }
+        }
+        try { return await RunSetUpAndPhasesAsync(http, faults, capacity, startedAt, ct); }
+        finally { if (faults is not null) await faults.RestoreAsync(); }
+    }
+
+    private async Task<RunOutcome> RunSetUpAndPhasesAsync(HttpClient http, FaultController? faults, int capacity, DateTimeOffset startedAt, CancellationToken ct)
+    {
+        var scenario = _o.Scenario;
         // Set-up, through the API only.
         TargetData data;
         try
@@ -150,9 +169,20 @@ public sealed class LoadRunner : IAsyncDisposable
         _serverBefore = await ServerMetrics.ScrapeAsync(http, ct);
         var sink = new MetricsSink(_workload.NewStats());
         _metrics?.Attach(sink);
+        if (faults is not null && !ct.IsCancellationRequested)
+        {
+            // Steps at 0 s are applied right before the measured phase: their window covers all of its start.
+            await faults.ApplyInitialAsync();
+            sink.Windows = faults.Windows;
+        }
+        using var timelineDone = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var measuredStart = Stopwatch.GetTimestamp();
+        var timeline = faults?.RunAsync(measuredStart, timelineDone.Token) ?? Task.CompletedTask;
         await RunPhaseAsync(sink, _o.RampUp, _o.Duration, _o.RampDown, report: true, ct);
         var measuredSeconds = Stopwatch.GetElapsedTime(measuredStart).TotalSeconds;
+        await timelineDone.CancelAsync();
+        await timeline;
+        if (faults is not null) await faults.RestoreAsync();
         if (_serverBefore is not null) _serverAfter = await ServerMetrics.ScrapeAsync(http, CancellationToken.None);
         var finishedAt = DateTimeOffset.UtcNow;
 
@@ -168,7 +198,7 @@ public sealed class LoadRunner : IAsyncDisposable
             Say($"[red]runner errors:[/] {_internalErrors} requests failed inside the runner (first: {Markup.Escape(_firstInternalError ?? "")})",
                 $"runner errors: {_internalErrors} requests failed inside the runner (first: {_firstInternalError})");
 
-        return await FinishAsync(sink, data, correctness, startedAt, finishedAt, measuredSeconds);
+        return await FinishAsync(sink, data, correctness, startedAt, finishedAt, measuredSeconds, faults);
     }
 
     private RunOutcome Failed(int code, string verdict, DateTimeOffset startedAt)
@@ -336,7 +366,8 @@ public sealed class LoadRunner : IAsyncDisposable
         finally { free.Push(vu); Interlocked.Decrement(ref _active); }
     }
 
-    private async Task<RunOutcome> FinishAsync(MetricsSink sink, TargetData data, CorrectnessReport correctness, DateTimeOffset startedAt, DateTimeOffset finishedAt, double seconds)
+    private async Task<RunOutcome> FinishAsync(MetricsSink sink, TargetData data, CorrectnessReport correctness, DateTimeOffset startedAt, DateTimeOffset finishedAt, double seconds,
+        FaultController? faults)
     {
         var summary = new RunSummary(sink, seconds);
         OpenModelReport? open = null;
@@ -351,6 +382,8 @@ public sealed class LoadRunner : IAsyncDisposable
             open = new OpenModelReport(_o.Rate!.Value, sink.Intended, sink.Started, sink.Late, sink.Dropped, startRate, intendedRate, fellBehind);
         }
         Report.PrintTable(_console, _plain, summary, _o);
+        var windows = faults?.Stats(seconds);
+        if (faults is not null) faults.PrintTable(_console, _plain, windows!);
         if (open is not null)
         {
             var text = string.Create(CultureInfo.InvariantCulture,
@@ -380,6 +413,14 @@ public sealed class LoadRunner : IAsyncDisposable
         var result = Report.BuildResult(_o, data, _workload, sink, summary, correctness, thresholdResults, open, startedAt, finishedAt, seconds,
             verdict, exit, GitCommit(_workingDirectory));
         result["server_metrics"] = ServerMetrics.Diff(_serverBefore, _serverAfter);
+        if (faults is not null)
+        {
+            result["faults"] = FaultController.ToJson(windows!);
+            var timeline = faults.Timeline.ToJson();
+            timeline["rules_before"] = faults.Before?.DeepClone();
+            timeline["straddled"] = Interlocked.Read(ref faults.Windows.Straddled);
+            result["fault_timeline"] = timeline;
+        }
         string? file = null, history = null;
         try { (file, history) = await Report.WriteAsync(_o, result, summary); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)

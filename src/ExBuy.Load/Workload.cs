@@ -119,9 +119,13 @@ public sealed class Workload
         byte[]? responseBody = null;
         var cts = vu.Timeout;
         cts.CancelAfter(_timeout);
+        var windows = sink.Windows;
+        var (window, epoch) = windows?.Begin() ?? default;
+        var faulted = false;
         try
         {
             using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cts.Token);
+            if (windows is not null) faulted = response.Headers.NonValidated.Contains("X-Fault");
             ttfb = Hdr.MicrosBetween(startTimestamp, Stopwatch.GetTimestamp());
             // The body is kept only where the ledger reads it; otherwise it is drained through a pooled buffer.
             if (op.Effect != "none" || ctx.OwnOrder is not null)
@@ -146,6 +150,7 @@ public sealed class Workload
             vu.Timeout = new CancellationTokenSource();
         }
         stats.Record(status, latency, ttfb, server);
+        windows?.End(window, epoch, latency, stats.IsError(status), faulted);
         if (op.Effect != "none" || ctx.OwnOrder is not null) ApplyEffect(op, ctx, status, responseBody);
     }
 

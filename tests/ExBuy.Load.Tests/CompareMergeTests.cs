@@ -282,6 +282,37 @@ public class CompareMergeTests
     }
 
     [Fact]
+    public async Task Compare_lists_the_fault_windows_and_merge_accepts_results_that_have_them()
+    {
+        var dir = TestSupport.TempDir("exload-compare-faults");
+        var a = await Synthesize(dir, "writes", 1, 1.0, 200, ExBuyInfo("sqlite", false));
+        var b = await Synthesize(dir, "writes", 2, 1.0, 200, ExBuyInfo("sqlite", false), secondsOffset: 1);
+        var json = JsonNode.Parse(File.ReadAllText(b.File))!.AsObject();
+        json["faults"] = new JsonArray(
+            new JsonObject { ["start_s"] = 0, ["end_s"] = 1, ["label"] = "baseline", ["rules"] = new JsonArray(), ["applied_at"] = "2026-01-02T12:00:01.000Z", ["error"] = null,
+                ["stats"] = new JsonObject { ["requests"] = 100, ["errors"] = 0, ["error_rate"] = 0, ["rps"] = 100, ["p50_ms"] = 1.5, ["p99_ms"] = 9, ["faulted"] = 0 } },
+            new JsonObject { ["start_s"] = 1, ["end_s"] = 2, ["label"] = "failing orders", ["applied_at"] = "2026-01-02T12:00:02.000Z", ["error"] = null,
+                ["rules"] = new JsonArray(new JsonObject { ["route"] = "/api/orders*", ["error_status"] = 503, ["percent"] = 20 }),
+                ["stats"] = new JsonObject { ["requests"] = 100, ["errors"] = 20, ["error_rate"] = 0.2, ["rps"] = 100, ["p50_ms"] = 1.25, ["p99_ms"] = 8, ["faulted"] = 20 } });
+        json["fault_timeline"] = new JsonObject { ["file"] = "load/faults/failing-orders.json", ["source"] = "steps", ["steps"] = 2 };
+        File.WriteAllText(b.File, json.ToJsonString());
+
+        var (exit, output, err) = Compare(dir, "markdown", a.File, b.File);
+        Assert.True(exit == 0, err);
+        Assert.Contains("| run | fault window | from–to s | rules | requests | rps | p50 | p99 | err % | faulted |", output);
+        Assert.Contains("| B | baseline | 0–1 | no faults | 100 | 100.0 | 1.50 | 9.00 | 0.00 | 0 |", output);
+        Assert.Contains("| B | failing orders | 1–2 | error 503 at 20% on /api/orders* | 100 | 100.0 | 1.25 | 8.00 | 20.00 | 20 |", output);
+        var (plainExit, plain, _) = Compare(dir, "markdown", a.File, a.File);
+        Assert.Equal(0, plainExit);
+        Assert.DoesNotContain("fault window", plain);
+
+        var merged = Path.Combine(dir, "merged.json");
+        var (mergeExit, _, mergeErr) = await Merge(dir, a.File, b.File, "--out", merged);
+        Assert.True(mergeExit == 0, mergeErr);
+        Assert.Equal(ResultFile.Load(a.File).Totals.Count + ResultFile.Load(b.File).Totals.Count, ResultFile.Load(merged).Totals.Count);
+    }
+
+    [Fact]
     public async Task Bad_files_give_a_clear_error_naming_the_file_and_exit_2()
     {
         var dir = TestSupport.TempDir("exload-bad");

@@ -6,7 +6,7 @@ using System.Text.Json.Nodes;
 namespace ExBuy.Load.Tests;
 
 /// <summary>The real ExBuy (the built ExBuy.Api.dll, SQLite, small seed) in its own process on a free port.</summary>
-public sealed class ExBuyProcess : IAsyncLifetime
+public class ExBuyProcess : IAsyncLifetime
 {
     private Process? _process;
     private readonly List<string> _output = [];
@@ -27,12 +27,13 @@ public sealed class ExBuyProcess : IAsyncLifetime
         psi.ArgumentList.Add(dll);
         psi.ArgumentList.Add("--urls");
         psi.ArgumentList.Add(BaseUrl);
-        foreach (var key in new[] { "ASPNETCORE_URLS", "METRICS", "ACCESS_LOG", "LOG_LEVEL", "DB_LOG_LEVEL", "OTEL_EXPORTER_OTLP_ENDPOINT", "FAULTS", "FAULT_DELAY", "FAULT_ERROR" })
+        foreach (var key in new[] { "ASPNETCORE_URLS", "METRICS", "ACCESS_LOG", "LOG_LEVEL", "DB_LOG_LEVEL", "OTEL_EXPORTER_OTLP_ENDPOINT", "FAULTS", "FAULT_DELAY", "FAULT_ERROR", "ADMIN_TOKEN" })
             psi.Environment.Remove(key);
         psi.Environment["DB_ENGINE"] = "sqlite";
         psi.Environment["DB_PATH"] = Path.Combine(Dir, "exbuy.db");
         psi.Environment["SEED_ON_EMPTY"] = "small";
         psi.Environment["UPLOAD_DIR"] = Path.Combine(Dir, "uploads");
+        Configure(psi.Environment);
         _process = Process.Start(psi) ?? throw new InvalidOperationException("could not start dotnet ExBuy.Api.dll");
         _process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (_output) _output.Add(e.Data); };
         _process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (_output) _output.Add(e.Data); };
@@ -54,6 +55,9 @@ public sealed class ExBuyProcess : IAsyncLifetime
     }
 
     public string Output { get { lock (_output) return string.Join("\n", _output); } }
+
+    /// <summary>Extra environment of the server process (a derived fixture turns features on).</summary>
+    protected virtual void Configure(IDictionary<string, string?> environment) { }
 
     /// <summary>Σ exbuy_orders_placed_total over its endpoint labels.</summary>
     /// <summary>Rows in the orders table of ExBuy's SQLite file (read beside the running server: WAL allows it).</summary>

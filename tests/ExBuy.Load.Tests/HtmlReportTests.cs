@@ -182,6 +182,46 @@ public class HtmlReportTests
         }
     }
 
+    [Fact]
+    public async Task Fault_windows_are_shaded_only_where_they_inject_something_and_listed_in_a_table()
+    {
+        var dir = TestSupport.TempDir("exload-report-faults");
+        string file;
+        await using (var server = await FakeServer.StartAsync())
+            file = await RunAsync(server, dir, new RunSettings { Scenario = "reads", Vus = "2", Duration = "3s" });
+        var r = JsonNode.Parse(File.ReadAllText(file))!.AsObject();
+        JsonObject Window(double from, double to, string label, JsonArray rules, long requests, long errors, long faulted, string? error = null) => new()
+        {
+            ["start_s"] = from, ["end_s"] = to, ["label"] = label, ["rules"] = rules, ["applied_at"] = "2026-12-02T12:00:00.000Z", ["error"] = error,
+            ["stats"] = new JsonObject { ["requests"] = requests, ["errors"] = errors, ["error_rate"] = requests == 0 ? 0 : (double)errors / requests, ["rps"] = requests,
+                ["p50_ms"] = 1.25, ["p99_ms"] = 4.5, ["faulted"] = faulted },
+        };
+        r["faults"] = new JsonArray(
+            Window(0, 1, "baseline", [], 100, 0, 0),
+            Window(1, 2, "broken detail", [new JsonObject { ["route"] = "/api/products/{id}", ["error_status"] = 503, ["percent"] = 20 }], 100, 20, 20),
+            Window(2, 3, "recovered", [], 100, 0, 0));
+        r["fault_timeline"] = new JsonObject { ["file"] = "load/faults/x.json", ["source"] = "random", ["seed"] = 7, ["straddled"] = 3 };
+        File.WriteAllText(file, r.ToJsonString());
+        var html = Path.Combine(dir, "faults.html");
+        Assert.Equal(0, await Cli.Create().RunAsync(["report", file, "--out", html], TestContext.Current.CancellationToken));
+
+        var chromium = RequiredTool.Require("chromium", "apt-get install -y chromium");
+        var (exit, dom, err) = await ChromiumAsync(chromium, dir, "--dump-dom", new Uri(html).AbsoluteUri);
+        Assert.True(exit == 0, $"chromium exit {exit}: {err}");
+        Assert.Contains("data-charts-rendered=\"4\"", Regex.Match(dom, "<body[^>]*>").Value);
+        // One band (the window with rules) on each time chart, none on the distribution.
+        var bands = Regex.Matches(dom, "data-chart=\"([^\"]+)\"[^>]*data-fault-bands=\"(\\d+)\"").ToDictionary(m => m.Groups[1].Value, m => m.Groups[2].Value);
+        Assert.Equal("1", bands["rps"]);
+        Assert.Equal("1", bands["latency"]);
+        Assert.Equal("1", bands["errors"]);
+        Assert.Equal("0", bands["distribution-0"]);
+        Assert.Contains("data-fault-windows=\"3\"", dom);
+        Assert.Contains("error 503 at 20% on /api/products/{id}", dom);
+        Assert.Contains("no faults", dom);
+        Assert.Contains("20.00 %", dom);
+        Assert.Contains("(random, seed 7)", dom);
+    }
+
     private static bool Near(int r, int g, int b, int r0, int g0, int b0) => Math.Abs(r - r0) < 24 && Math.Abs(g - g0) < 24 && Math.Abs(b - b0) < 24;
 
     [Fact]

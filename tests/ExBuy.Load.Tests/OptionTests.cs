@@ -62,6 +62,8 @@ public class OptionTests
     [InlineData("--threshold", "mixed", "Threshold=nosuchop:p95<2ms")]
     [InlineData("--timeout", "mixed", "Timeout=5m")]
     [InlineData("--scenarios", "mixed", "ScenariosFile=/nonexistent/scenarios.json")]
+    [InlineData("--faults", "mixed", "Faults=/nonexistent/timeline.json")]
+    [InlineData("--admin-token", "mixed", "AdminToken=secret")]
     public void Each_bad_option_is_rejected_naming_it(string option, string? scenario, string? assignment)
     {
         var s = new RunSettings { Scenario = scenario };

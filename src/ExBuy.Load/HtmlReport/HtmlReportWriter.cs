@@ -115,8 +115,10 @@ public static class HtmlReportWriter
             ["verdict"] = Copy(r["verdict"]),
             ["exit_code"] = Copy(r["exit_code"]),
             ["server_metrics"] = Copy(r["server_metrics"]),
-            // Fault windows ({start_s, end_s, label}, seconds from the start of the measured phase), when a result has them.
+            // Fault windows ({start_s, end_s, label, rules, applied_at, error, stats}, seconds from the start of the measured phase) and
+            // the timeline they came from, when a result has them (run --faults).
             ["faults"] = Copy(r["faults"]),
+            ["fault_timeline"] = Copy(r["fault_timeline"]),
         };
     }
 

@@ -42,7 +42,9 @@
     return el("table", null, [el("thead", null, [thead]), el("tbody", null, body)]);
   }
 
-  // ---- fault windows: shaded bands from result.faults ([{start_s, end_s, label}], seconds from the run's start) ----
+  // ---- fault windows: shaded bands from result.faults ([{start_s, end_s, label, rules, stats, ...}], seconds from the start of the
+  // measured phase). Only windows that inject something are shaded: a window with "rules": [] (baseline, calm, recovered) is not;
+  // one without "rules" (a hand-made result) is. ----
   function faultBands(list) {
     return function (u) {
       if (!list.length) return;
@@ -68,8 +70,10 @@
     var out = [];
     list.forEach(function (r) {
       (Array.isArray(r.faults) ? r.faults : []).forEach(function (f) {
-        if (f && typeof f.start_s === "number" && typeof f.end_s === "number")
-          out.push({ start_s: f.start_s, end_s: f.end_s, label: (runs.length > 1 ? "#" + (r.index + 1) + " " : "") + (f.label || "fault"), color: color(r.index) });
+        if (!f || typeof f.start_s !== "number" || typeof f.end_s !== "number") return;
+        if (Array.isArray(f.rules) && f.rules.length === 0) return;
+        out.push({ start_s: f.start_s, end_s: f.end_s, color: color(r.index),
+          label: (runs.length > 1 ? "#" + (r.index + 1) + " " : "") + (f.label || "fault") + (f.error ? " (not applied)" : "") });
       });
     });
     return out;
@@ -77,7 +81,8 @@
 
   // ---- one uPlot per .chart div ----
   function chart(parent, id, title, opts, aligned, faults) {
-    var box = el("div", { "class": "chart", "data-chart": id, "data-series": String(opts.series.length - 1), "data-drawn": "0", "data-painted": "0" },
+    var box = el("div", { "class": "chart", "data-chart": id, "data-series": String(opts.series.length - 1), "data-drawn": "0", "data-painted": "0",
+      "data-fault-bands": String((faults || []).length) },
       [el("div", { "class": "title" }, [title])]);
     parent.appendChild(box);
     opts.width = W;
@@ -234,6 +239,42 @@
     parent.appendChild(el("p", { "class": "note" }, [(m.note || "") + " (scraped " + m.before_at + " and " + m.after_at + ")"]));
   }
 
+  // "db_delay 100ms on every route", "error 503 at 20% on /api/orders*" (as the runner prints them).
+  function describeRules(rules) {
+    if (!Array.isArray(rules)) return "-";
+    if (!rules.length) return "no faults";
+    return rules.map(function (x) {
+      var kinds = [];
+      if (x.delay_ms !== null && x.delay_ms !== undefined) kinds.push("delay " + x.delay_ms + "ms");
+      if (x.db_delay_ms !== null && x.db_delay_ms !== undefined) kinds.push("db_delay " + x.db_delay_ms + "ms");
+      if (x.error_status !== null && x.error_status !== undefined) kinds.push("error " + x.error_status);
+      var text = kinds.join(" + ");
+      if (typeof x.percent === "number" && x.percent < 100) text += " at " + x.percent + "%";
+      text += x.route ? " on " + x.route : " on every route";
+      if (x.until) text += " until " + x.until;
+      return text;
+    }).join("; ");
+  }
+
+  function faultsTable(parent, r) {
+    var list = Array.isArray(r.faults) ? r.faults : [];
+    if (!list.length) return;
+    var t = r.fault_timeline || {};
+    parent.appendChild(el("h3", null, [r.label + ": fault windows"]));
+    if (t.file) parent.appendChild(el("p", { "class": "note" }, ["timeline " + t.file + " (" + (t.source || "steps") + (t.seed !== undefined && t.seed !== null ? ", seed " + t.seed : "") + ")" +
+      (t.description ? " — " + t.description : "") + (typeof t.straddled === "number" ? "; " + t.straddled + " requests in flight during a change are in no window" : "")]));
+    var rows = list.map(function (f) {
+      var st = f.stats || {};
+      return [f.label || "fault", num(f.start_s, 1) + "–" + num(f.end_s, 1), f.error ? "NOT APPLIED: " + f.error : describeRules(f.rules), num(st.requests), num(st.rps, 1),
+        num(st.p50_ms, 2), num(st.p99_ms, 2), pct(st.error_rate, 2), num(st.faulted)];
+    });
+    var tbl = table(["window", "from–to s", "rules", "requests", "rps", "p50 ms", "p99 ms", "errors", "faulted (X-Fault)"], rows,
+      [false, true, false, true, true, true, true, true, true]);
+    tbl.setAttribute("class", "faults");
+    tbl.setAttribute("data-fault-windows", String(list.length));
+    parent.appendChild(tbl);
+  }
+
   function correctnessSection(parent, r) {
     var c = r.correctness || {};
     parent.appendChild(el("h3", null, [r.label + ": correctness ", correctnessBadge(c)]));
@@ -261,6 +302,10 @@
   runs.forEach(function (r) { curveChart(distBox, r); });
   root.appendChild(el("h2", null, ["Per operation"]));
   runs.forEach(function (r) { opsTable(root, r); });
+  if (runs.some(function (r) { return Array.isArray(r.faults) && r.faults.length; })) {
+    root.appendChild(el("h2", null, ["Fault windows"]));
+    runs.forEach(function (r) { faultsTable(root, r); });
+  }
   root.appendChild(el("h2", null, ["Server metrics"]));
   runs.forEach(function (r) { serverTable(root, r); });
   root.appendChild(el("h2", null, ["Correctness"]));

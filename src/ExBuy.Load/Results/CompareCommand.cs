@@ -1,6 +1,7 @@
 using System.ComponentModel;
 using System.Globalization;
 using System.Text;
+using System.Text.Json.Nodes;
 using Spectre.Console;
 using Spectre.Console.Cli;
 
@@ -50,6 +51,7 @@ public sealed class CompareCommand : Command<CompareSettings>
         }
         var (head, headRows) = Header(runs);
         var (cols, rows) = Operations(runs);
+        var (faultCols, faultRows) = FaultWindows(runs);
         const string legend = "Δ vs A in %: latency + is slower, rps + is more throughput; Δ err in percentage points. Percentiles from the decoded histograms (ms).";
         if (format == "markdown")
         {
@@ -58,6 +60,11 @@ public sealed class CompareCommand : Command<CompareSettings>
             output.Write(Markdown(cols, rows, 2));
             output.WriteLine();
             output.WriteLine(legend);
+            if (faultRows.Count > 0)
+            {
+                output.WriteLine();
+                output.Write(Markdown(faultCols, faultRows, 4));
+            }
         }
         else
         {
@@ -66,6 +73,7 @@ public sealed class CompareCommand : Command<CompareSettings>
             console.Write(Table(head, headRows, head.Length));
             console.Write(Table(cols, rows, 2));
             console.WriteLine(legend);
+            if (faultRows.Count > 0) console.Write(Table(faultCols, faultRows, 4));
         }
         return 0;
     }
@@ -138,6 +146,28 @@ public sealed class CompareCommand : Command<CompareSettings>
                         a is null || o is null ? "-" : Points(a.ErrorRate, o.ErrorRate)]);
                 }
                 rows.Add(row.ToArray());
+            }
+        }
+        return (cols, rows);
+    }
+
+    /// <summary>The fault windows of runs made with <c>run --faults</c> (<c>faults[].stats</c>), as recorded; none when no run has them.</summary>
+    private static (string[] Cols, List<string[]> Rows) FaultWindows(List<ResultFile> runs)
+    {
+        var cols = new[] { "run", "fault window", "from–to s", "rules", "requests", "rps", "p50", "p99", "err %", "faulted" };
+        var rows = new List<string[]>();
+        for (var i = 0; i < runs.Count; i++)
+        {
+            foreach (var w in (runs[i].Json["faults"] as JsonArray ?? []).OfType<JsonObject>())
+            {
+                var st = w["stats"] as JsonObject;
+                string N(string name, string format) => ResultFile.Num(st?[name]) is double d ? d.ToString(format, Inv) : "-";
+                var rules = w["rules"] is JsonArray r ? FaultTimeline.Describe(r) : "-";
+                if (ResultFile.Str(w["error"]) is not null) rules = "NOT APPLIED: " + rules;
+                rows.Add([Label(i), ResultFile.Str(w["label"]) ?? "fault",
+                    $"{(ResultFile.Num(w["start_s"]) ?? 0).ToString("0.#", Inv)}–{(ResultFile.Num(w["end_s"]) ?? 0).ToString("0.#", Inv)}", rules,
+                    N("requests", "0"), N("rps", "0.0"), N("p50_ms", "0.00"), N("p99_ms", "0.00"),
+                    ResultFile.Num(st?["error_rate"]) is double e ? (e * 100).ToString("0.00", Inv) : "-", N("faulted", "0")]);
             }
         }
         return (cols, rows);

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Source this after defining die(), WORK (a temp dir) and PIDS (an array): servers on free loopback ports, their CPU,
 # and the median of a list. Shared by bench/compare.sh and bench/observability-cost.sh.
-declare -A PORT # name → port
+declare -gA PORT # name → port (global: also when sourced from a function)
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 # Every process listening on a port (gunicorn: the master and its workers share the socket).
 pids_on() { ss -ltnpH "sport = :$1" | grep -o 'pid=[0-9]*' | cut -d= -f2 | sort -u; }

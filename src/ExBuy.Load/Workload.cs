@@ -122,10 +122,17 @@ public sealed class Workload
         var windows = sink.Windows;
         var (window, epoch) = windows?.Begin() ?? default;
         var faulted = false;
+        var injectedError = false;
         try
         {
             using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cts.Token);
             if (windows is not null) faulted = response.Headers.NonValidated.Contains("X-Fault");
+            // An error ExBuy injected (X-Fault: …error=NNN) was answered without running the handler: nothing was
+            // written, so the write's outcome is known (not done), not unknown.
+            if ((int)response.StatusCode >= 500 && response.Headers.NonValidated.TryGetValues("X-Fault", out var fault))
+            {
+                foreach (var f in fault) injectedError |= f.Contains("error=", StringComparison.Ordinal);
+            }
             ttfb = Hdr.MicrosBetween(startTimestamp, Stopwatch.GetTimestamp());
             // The body is kept only where the ledger reads it; otherwise it is drained through a pooled buffer.
             if (op.Effect != "none" || ctx.OwnOrder is not null)
@@ -151,12 +158,12 @@ public sealed class Workload
         }
         stats.Record(status, latency, ttfb, server);
         windows?.End(window, epoch, latency, stats.IsError(status), faulted);
-        if (op.Effect != "none" || ctx.OwnOrder is not null) ApplyEffect(op, ctx, status, responseBody);
+        if (op.Effect != "none" || ctx.OwnOrder is not null) ApplyEffect(op, ctx, status, responseBody, injectedError);
     }
 
-    private void ApplyEffect(OperationDef op, Drawn ctx, int status, byte[]? body)
+    private void ApplyEffect(OperationDef op, Drawn ctx, int status, byte[]? body, bool injectedError)
     {
-        var unknown = status == 0 || status >= 500;
+        var unknown = (status == 0 || status >= 500) && !injectedError;
         switch (op.Effect)
         {
             case "order":

@@ -39,7 +39,11 @@ public class FaultEndToEndTests(ExBuyAdminProcess exbuy) : IClassFixture<ExBuyAd
             outcome = await runner.RunAsync(ct);
         var log = output.ToString();
         Assert.NotNull(outcome.ResultFile);
-        Assert.True(outcome.Correctness.Ok, log); // 5xx writes are unverifiable, never violations
+        Assert.True(outcome.Correctness.Ok, log);
+        // The injected 503s carry X-Fault: error=503 — answered without running the handler, so known to have written
+        // nothing: they leave no product unverifiable (other 5xx would).
+        Assert.True(outcome.Correctness.Verified > 0, log);
+        Assert.Equal(0, outcome.Correctness.Unverifiable);
         Assert.Contains("faults: 2s failing orders → error 503 on /api/orders*", log);
         Assert.Contains("faults: restored: rules cleared, as before the run", log);
 

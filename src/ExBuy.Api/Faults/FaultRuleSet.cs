@@ -1,3 +1,6 @@
+using System.Diagnostics.Metrics;
+using ExBuy.Api.Observability;
+
 namespace ExBuy.Api.Faults;
 
 /// <summary>
@@ -9,10 +12,22 @@ namespace ExBuy.Api.Faults;
 /// or GET that sees it.</para>
 /// <para>Per process by design: with several workers or replicas each has its own set (the admin API answers for the
 /// process that received the call; /api/info's worker_pid says which).</para>
+/// <para><c>exbuy_fault_rules_active</c> (a gauge of its own meter, named ExBuy, disposed with the set) counts the live
+/// rules, so a dashboard shows when a fault was switched on.</para>
 /// </summary>
-public sealed class FaultRuleSet(FaultOptions options)
+public sealed class FaultRuleSet : IDisposable
 {
-    private FaultRule[] _rules = [.. options.Rules];
+    private FaultRule[] _rules;
+    private readonly Meter _meter = new(ExBuyMetrics.MeterName);
+
+    public FaultRuleSet(FaultOptions options)
+    {
+        _rules = [.. options.Rules];
+        _meter.CreateObservableUpDownCounter("exbuy.fault.rules.active", () => Live(DateTimeOffset.UtcNow).Length, "{rule}",
+            "Fault rules in force (environment rules at start-up, then what /api/admin/faults set)");
+    }
+
+    public void Dispose() => _meter.Dispose();
 
     /// <summary>The set as it is now (possibly with lapsed rules not yet dropped).</summary>
     public FaultRule[] Current => Volatile.Read(ref _rules);

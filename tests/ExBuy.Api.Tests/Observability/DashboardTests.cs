@@ -247,6 +247,14 @@ public sealed class DashboardTests : ProcessTests
                 await GetAsync($"/api/reviews?product_id={round + 1}&optimize={optimize}", HttpStatusCode.OK);
             }
             await GetAsync("/api/products/999999", HttpStatusCode.NotFound);
+            using (var faulted = new HttpRequestMessage(HttpMethod.Get, "/api/health"))
+            {
+                // An injected fault for the Faults row (header faults need no admin token).
+                faulted.Headers.Add("X-Fault-Error", "503");
+                faulted.Headers.Add("X-Fault-Delay", "1ms");
+                using var response = await Client.SendAsync(faulted, Ct);
+                Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+            }
             Assert.Equal(HttpStatusCode.Conflict,
                 await PostAsync("/api/inventory/reserve?lock_type=optimistic", """{"product_id": 3, "quantity": 1000}"""));
             Assert.Equal(HttpStatusCode.Created,

@@ -7,11 +7,14 @@ using ExBuy.Api.Observability;
 using ExBuy.Api.Orders;
 using ExBuy.Api.Products;
 using ExBuy.Api.Reviews;
+using ExBuy.Api.Server;
 using ExBuy.Api.Stats;
 using ExBuy.Api.Uploads;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http.Json;
+using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
+using Microsoft.Extensions.Options;
 
 namespace ExBuy.Api;
 
@@ -36,7 +39,18 @@ public static class Hosting
             k.Limits.MaxRequestBodySize = MaxJsonBodyBytes;
         });
 
+        var server = ServerOptions.FromConfiguration(builder.Configuration);
         var services = builder.Services;
+        services.AddSingleton(server);
+        if (server.WorkerIndex is not null)
+        {
+            // One of WORKERS processes: every worker binds the same port; the kernel spreads connections across them.
+            services.Configure<SocketTransportOptions>(o => o.CreateBoundListenSocket = ReusePort.CreateBoundListenSocket);
+        }
+        if (server.IsSync)
+        {
+            services.AddSingleton(new SyncWorkers(server.Threads));
+        }
         var debug = DatabaseOptions.ParseBool(builder.Configuration, "DEBUG", false);
         services.AddExBuyData(builder.Configuration);
         services.AddSingleton(UploadOptions.FromConfiguration(builder.Configuration));
@@ -68,6 +82,7 @@ public static class Hosting
     public static WebApplication UseExBuy(this WebApplication app)
     {
         app.UseRequestObservation();
+        app.UseSyncWorkers();
         // Explicit, so the fault middleware sees the endpoint's route template (minimal APIs would otherwise add routing
         // at the very start of the pipeline); request observation reads the endpoint only after the rest has run.
         app.UseRouting();
@@ -92,20 +107,40 @@ public static class Hosting
     public static async Task<int> RunExBuyAsync(this WebApplication app)
     {
         var db = app.Services.GetRequiredService<DatabaseOptions>();
+        var server = app.Services.GetRequiredService<ServerOptions>();
         if (!await DatabaseStartup.PrepareAsync(app.Services, db, app.Lifetime.ApplicationStopping))
         {
             return 1;
+        }
+        if (server.Supervises)
+        {
+            // Database prepared once, here; the workers serve.
+            var urls = app.Urls.Count > 0 ? app.Urls : [.. (app.Configuration["urls"] ?? DefaultUrl).Split(';')];
+            if (urls.Any(u => u.EndsWith(":0", StringComparison.Ordinal) || u.EndsWith(":0/", StringComparison.Ordinal)))
+            {
+                Console.Error.WriteLine("exbuy: WORKERS needs a fixed port (the workers share it): set --urls or ASPNETCORE_URLS with a port other than 0.");
+                return 2;
+            }
+            var shutdown = app.Services.GetRequiredService<IOptions<HostOptions>>().Value.ShutdownTimeout;
+            return await new Supervisor(server, Environment.GetCommandLineArgs()[1..], shutdown).RunAsync();
+        }
+        if (server.SupervisorPid is { } supervisor)
+        {
+            Supervisor.WatchSupervisor(app.Lifetime, supervisor);
         }
         if (!FaultStartup.CheckRoutes(app.Services))
         {
             return 1;
         }
         await app.StartAsync();
+        app.Services.GetRequiredService<ServerInfo>().Serving();
         var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses;
         if (addresses is { Count: > 0 })
         {
             var url = addresses.First();
-            StartupLines.Info(app.Services, $"ExBuy is serving {url} ({db.Describe()}) — try {url}/api/products");
+            var worker = server.WorkerIndex is { } i ? $"worker {i + 1}/{server.Workers}, pid {Environment.ProcessId}, " : "";
+            var mode = server.IsSync ? $"SERVER_MODE=sync, THREADS={server.Threads}, " : "";
+            StartupLines.Info(app.Services, $"ExBuy is serving {url} ({worker}{mode}{db.Describe()}) — try {url}/api/products");
         }
         await app.WaitForShutdownAsync();
         return 0;

@@ -18,6 +18,10 @@ public static class Cli
                 .WithExample("run", "--scenario", "mixed", "--base-url", "http://127.0.0.1:8000", "--duration", "60s")
                 .WithExample("run", "--scenario", "read-only", "--rate", "500", "--max-vus", "200", "--threshold", "p95<200ms")
                 .WithExample("run", "--scenario", "mixed", "--duration", "60s", "--faults", "load/faults/timeline.json");
+            c.AddCommand<CompareServersCommand>("compare-servers")
+                .WithDescription("start two or more ExBuy server variants (environment per variant) on 8000, 8001, … against the same database, drive the same scenario at each in alternation, record every run and print the comparison")
+                .WithExample("compare-servers", "A=SERVER_MODE=async", "B=SERVER_MODE=sync THREADS=8", "--scenario", "mixed", "--duration", "30s")
+                .WithExample("compare-servers", "jit=", "r2r=", "--server", "dotnet publish/ExBuy.Api.dll", "--rounds", "2");
             c.AddCommand<CalibrateCommand>("calibrate")
                 .WithDescription("measure this runner's own ceiling: a closed loop of GET /api/health on N connections; max req/s and CPU per request saved to <out>/calibration.json, which `run` reads to warn about an open-model --rate above 80 % of it")
                 .WithExample("calibrate", "--base-url", "http://127.0.0.1:8000", "--duration", "5s", "--connections", "32");

@@ -6,7 +6,7 @@ using Spectre.Console.Cli;
 namespace ExBuy.Load;
 
 /// <summary>The options of `exbuy-load run`, as typed (strings: every one is validated by <see cref="Options.Validate"/>).</summary>
-public sealed class RunSettings : CommandSettings
+public class RunSettings : CommandSettings
 {
     [CommandOption("--scenario <NAME>")] [Description("scenario of the scenarios file (mixed, read-heavy, write-heavy, read-only, contention, optimize)")]
     public string? Scenario { get; set; }
@@ -42,6 +42,8 @@ public sealed class RunSettings : CommandSettings
     public string? MetricsListen { get; set; }
     [CommandOption("--faults <FILE>")] [Description("fault timeline (JSON: steps, or a seeded random timeline) applied to the target through its admin API during the measured phase; see load/faults/")]
     public string? Faults { get; set; }
+    [CommandOption("--label <TEXT>")] [Description("a name for this run (e.g. the server variant), kept in the result and shown by compare")]
+    public string? Label { get; set; }
     [CommandOption("--admin-token <TOKEN>")] [Description("bearer token of the target's admin API (with --faults); ADMIN_TOKEN as fallback, the variable the server reads")]
     public string? AdminToken { get; set; }
 }
@@ -72,6 +74,8 @@ public sealed record RunOptions
     public string? MetricsListen { get; init; }
     /// <summary>--faults, read and checked (a random timeline already generated); null = off.</summary>
     public FaultTimeline? Faults { get; init; }
+    /// <summary>--label: a name for the run (compare-servers passes the variant's).</summary>
+    public string? Label { get; init; }
     /// <summary>--admin-token or ADMIN_TOKEN; set whenever <see cref="Faults"/> is.</summary>
     public string? AdminToken { get; init; }
     /// <summary>The measured phase: ramp-up + hold + ramp-down (the time axis of the series and of fault timelines).</summary>
@@ -233,6 +237,7 @@ public static partial class Options
             Thresholds = thresholds, OutDir = outDir, Timeout = timeout,
             MetricsListen = s.MetricsListen is null ? null : LoadMetrics.ParseListen(s.MetricsListen),
             Faults = faults, AdminToken = adminToken,
+            Label = s.Label is null ? null : s.Label.Trim().Length is > 0 and <= 100 ? s.Label.Trim() : throw new OptionException($"--label: '{s.Label}' must be 1..100 characters"),
         };
     }
 }

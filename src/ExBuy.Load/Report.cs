@@ -191,6 +191,7 @@ public static class Report
             ["schema"] = "exbuy-load/1",
             ["run_id"] = $"{o.Scenario.Name}-{startedAt.UtcDateTime.ToString("yyyyMMdd'T'HHmmss'Z'", Inv)}-{o.Seed}",
             ["scenario"] = o.Scenario.Name,
+            ["label"] = o.Label,
             ["description"] = o.Scenario.Description,
             ["started_at"] = startedAt.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", Inv),
             ["finished_at"] = finishedAt.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", Inv),

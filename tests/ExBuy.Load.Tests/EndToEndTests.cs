@@ -27,7 +27,8 @@ public class ExBuyProcess : IAsyncLifetime
         psi.ArgumentList.Add(dll);
         psi.ArgumentList.Add("--urls");
         psi.ArgumentList.Add(BaseUrl);
-        foreach (var key in new[] { "ASPNETCORE_URLS", "METRICS", "ACCESS_LOG", "LOG_LEVEL", "DB_LOG_LEVEL", "OTEL_EXPORTER_OTLP_ENDPOINT", "FAULTS", "FAULT_DELAY", "FAULT_ERROR", "ADMIN_TOKEN" })
+        foreach (var key in new[] { "ASPNETCORE_URLS", "METRICS", "ACCESS_LOG", "LOG_LEVEL", "DB_LOG_LEVEL", "OTEL_EXPORTER_OTLP_ENDPOINT", "FAULTS", "FAULT_DELAY", "FAULT_ERROR", "ADMIN_TOKEN",
+            "SERVER_MODE", "THREADS", "WORKERS", "GC_MODE" })
             psi.Environment.Remove(key);
         psi.Environment["DB_ENGINE"] = "sqlite";
         psi.Environment["DB_PATH"] = Path.Combine(Dir, "exbuy.db");

@@ -21,6 +21,15 @@ public sealed class DatabaseOptions
     public string Path { get; set; } = "exbuy.db";
     public int PoolMax { get; set; } = 64;
 
+    /// <summary>Connections the pool keeps open when idle (Npgsql's Minimum Pool Size; DB_POOL_MIN).</summary>
+    public int PoolMin { get; set; }
+
+    /// <summary>Npgsql's Max Auto Prepare (DB_AUTO_PREPARE): statements prepared automatically per connection; 0 = off.</summary>
+    public int AutoPrepare { get; set; } = 64;
+
+    /// <summary>Npgsql multiplexing (DB_MULTIPLEXING): commands from many requests share connections. Experimental; off by default.</summary>
+    public bool Multiplexing { get; set; }
+
     /// <summary>Extra Npgsql connection-string keywords (e.g. "Max Auto Prepare=0;Multiplexing=true") for benchmarks.</summary>
     public string? Options { get; set; }
 
@@ -46,6 +55,9 @@ public sealed class DatabaseOptions
         o.Password = c["DB_PASSWORD"] ?? o.Password;
         o.Path = c["DB_PATH"] ?? o.Path;
         o.PoolMax = ParseInt(c, "DB_POOL_MAX", o.PoolMax);
+        o.PoolMin = ParseInt(c, "DB_POOL_MIN", o.PoolMin);
+        o.AutoPrepare = ParseInt(c, "DB_AUTO_PREPARE", o.AutoPrepare);
+        o.Multiplexing = ParseBool(c, "DB_MULTIPLEXING", o.Multiplexing);
         o.Options = c["DB_OPTIONS"];
         o.MigrateOnStart = ParseBool(c, "DB_MIGRATE", o.MigrateOnStart);
         // The embedded default serves data at once on a fresh clone; PostgreSQL is seeded explicitly.
@@ -68,6 +80,14 @@ public sealed class DatabaseOptions
         {
             throw new ConfigurationError($"DB_POOL_MAX={PoolMax} must be at least 1.");
         }
+        if (PoolMin < 0 || PoolMin > PoolMax)
+        {
+            throw new ConfigurationError($"DB_POOL_MIN={PoolMin} is out of range: use 0..DB_POOL_MAX ({PoolMax}).");
+        }
+        if (AutoPrepare is < 0 or > 10000)
+        {
+            throw new ConfigurationError($"DB_AUTO_PREPARE={AutoPrepare} is out of range: use 0 (off) .. 10000 statements per connection.");
+        }
     }
 
     public string PostgresConnectionString()
@@ -85,7 +105,15 @@ public sealed class DatabaseOptions
         // Prepared statements for the hot queries and no DISCARD ALL per pooled open, unless DB_OPTIONS says otherwise.
         if (!HasKeyword(Options, "Max Auto Prepare"))
         {
-            b.MaxAutoPrepare = 64;
+            b.MaxAutoPrepare = AutoPrepare;
+        }
+        if (!HasKeyword(Options, "Minimum Pool Size") && !HasKeyword(Options, "Min Pool Size"))
+        {
+            b.MinPoolSize = PoolMin;
+        }
+        if (Multiplexing)
+        {
+            b.Multiplexing = true;
         }
         if (!HasKeyword(Options, "No Reset On Close"))
         {

@@ -1,6 +1,7 @@
 using System.Runtime;
 using ExBuy.Api.Data;
 using ExBuy.Api.Faults;
+using ExBuy.Api.Server;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
 
@@ -35,7 +36,7 @@ public static class HealthApi
         }
     }
 
-    public static Ok<InfoResponse> GetInfo(DatabaseOptions db, ServerInfo server, IConfiguration config, FaultOptions faults, FaultRuleSet rules)
+    public static Ok<InfoResponse> GetInfo(DatabaseOptions db, ServerInfo server, ServerOptions mode, IConfiguration config, FaultOptions faults, FaultRuleSet rules)
     {
         var assembly = typeof(HealthApi).Assembly.GetName();
         return TypedResults.Ok(new InfoResponse(
@@ -43,14 +44,19 @@ public static class HealthApi
             Commit: config["EXBUY_COMMIT"] ?? "unknown",
             Runtime: System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription,
             DbEngine: db.Engine,
-            ServerMode: config["SERVER_MODE"] ?? "kestrel",
-            Workers: 1,
+            ServerMode: mode.Mode,
+            Workers: mode.Workers,
             WorkerPid: Environment.ProcessId,
             Gc: new GcInfo(GCSettings.IsServerGC, GCSettings.LatencyMode != GCLatencyMode.Batch,
-                GC.GetConfigurationVariables().TryGetValue("GCDynamicAdaptationMode", out var mode) ? Convert.ToInt32(mode) : 0),
+                ServerOptions.DynamicAdaptation(), ServerOptions.RunningGcMode()),
             DbPoolMax: db.IsPostgres ? db.PoolMax : 0,
             StartedAt: server.StartedAt,
             ProcessorCount: Environment.ProcessorCount,
-            Faults: new FaultInfo(faults.HeadersEnabled, faults.AdminEnabled, rules.Live(DateTimeOffset.UtcNow).Length)));
+            Faults: new FaultInfo(faults.HeadersEnabled, faults.AdminEnabled, rules.Live(DateTimeOffset.UtcNow).Length),
+            WorkerIndex: mode.WorkerIndex,
+            Threads: mode.IsSync ? mode.Threads : null,
+            Build: server.Build,
+            StartupMs: server.StartupMs,
+            DbPool: db.IsPostgres ? new DbPoolInfo(db.PoolMin, db.PoolMax, db.AutoPrepare, db.Multiplexing) : new DbPoolInfo(0, 0, 0, false)));
     }
 }

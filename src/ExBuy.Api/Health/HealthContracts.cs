@@ -17,9 +17,17 @@ public sealed record InfoResponse(
     int DbPoolMax,
     DateTime StartedAt,
     int ProcessorCount,
-    FaultInfo Faults);
+    FaultInfo Faults,
+    int? WorkerIndex,
+    int? Threads,
+    string Build,
+    double? StartupMs,
+    DbPoolInfo DbPool);
+
+/// <summary>The pool settings a run depends on (PostgreSQL; zeros and false on SQLite).</summary>
+public sealed record DbPoolInfo(int Min, int Max, int AutoPrepare, bool Multiplexing);
 
 /// <summary>Fault injection as it stands: headers honoured (FAULTS), admin API on (ADMIN_TOKEN), live rules now.</summary>
 public sealed record FaultInfo(bool Headers, bool AdminApi, int ActiveRules);
 
-public sealed record GcInfo(bool Server, bool Concurrent, int DynamicAdaptation);
+public sealed record GcInfo(bool Server, bool Concurrent, int DynamicAdaptation, string Mode);

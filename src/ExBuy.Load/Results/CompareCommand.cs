@@ -88,6 +88,7 @@ public sealed class CompareCommand : Command<CompareSettings>
         {
             Row("file", r => Path.GetFileName(r.Path)),
             Row("run id", r => r.RunId),
+            Row("label", r => r.Label ?? "-"),
             Row("scenario", r => r.Scenario),
             Row("model", r => r.ModelText()),
             Row("duration", r => r.DurationSeconds.ToString("0.0", Inv) + " s"),
@@ -95,7 +96,10 @@ public sealed class CompareCommand : Command<CompareSettings>
             Row("db_engine", r => r.Variant.DbEngine),
             Row("server_mode", r => r.Variant.ServerMode),
             Row("workers", r => r.Variant.Workers),
+            Row("threads", r => r.Variant.Threads),
             Row("gc", r => r.Variant.Gc),
+            Row("build", r => r.Variant.Build),
+            Row("db_pool", r => r.Variant.DbPool),
             Row("runtime", r => r.Variant.Runtime),
             Row("commit", r => r.Variant.Commit),
             Row("correctness", r => r.CorrectnessVerdict),

@@ -23,6 +23,7 @@ public sealed class ResultFile
     public JsonObject Json { get; }
     public string RunId => Str(Json["run_id"]) ?? System.IO.Path.GetFileNameWithoutExtension(Path);
     public string Scenario => Str(Json["scenario"]) ?? Str(Config["scenario"]) ?? "unknown";
+    public string? Label => Str(Json["label"]);
     public DateTimeOffset? StartedAt => Time(Json["started_at"]);
     public DateTimeOffset? FinishedAt => Time(Json["finished_at"]);
     /// <summary>Seconds of the measured phase (rps = count / this).</summary>
@@ -204,7 +205,8 @@ public sealed record SeriesPoint(double T, long Vus, double Rps, double? P50, do
 }
 
 /// <summary>The server variant a result came from, out of <c>/api/info</c>; "unknown" for what the target did not say (e.g. the Django original).</summary>
-public sealed record ServerVariant(string DbEngine, string ServerMode, string Workers, string Gc, string Runtime, string Commit, string Version)
+public sealed record ServerVariant(string DbEngine, string ServerMode, string Workers, string Gc, string Runtime, string Commit, string Version,
+    string Threads = ServerVariant.Unknown, string Build = ServerVariant.Unknown, string DbPool = ServerVariant.Unknown)
 {
     public const string Unknown = "unknown";
 
@@ -219,11 +221,15 @@ public sealed record ServerVariant(string DbEngine, string ServerMode, string Wo
         };
         var gc = info?["gc"] switch
         {
-            JsonObject g => $"server={Flag(g["server"])} concurrent={Flag(g["concurrent"])}",
+            JsonObject g => (g["mode"] is JsonValue m && m.TryGetValue<string>(out var mode) ? mode + " " : "") + $"server={Flag(g["server"])} concurrent={Flag(g["concurrent"])}",
             null => Unknown,
             var n => n.ToJsonString(),
         };
-        return new ServerVariant(F("db_engine"), F("server_mode"), F("workers"), gc, F("runtime"), F("commit"), F("version"));
+        var pool = info?["db_pool"] is JsonObject p
+            ? $"min={p["min"]?.ToJsonString()} max={p["max"]?.ToJsonString()} auto_prepare={p["auto_prepare"]?.ToJsonString()} multiplexing={p["multiplexing"]?.ToJsonString()}"
+            : info?["db_pool_max"] is JsonNode max ? $"max={max.ToJsonString()}" : Unknown;
+        var threads = info?["threads"] is JsonValue t && t.TryGetValue<int>(out var threadCount) ? threadCount.ToString(System.Globalization.CultureInfo.InvariantCulture) : info?.ContainsKey("threads") == true ? "-" : Unknown;
+        return new ServerVariant(F("db_engine"), F("server_mode"), F("workers"), gc, F("runtime"), F("commit"), F("version"), threads, F("build"), pool);
     }
 
     private static string Flag(JsonNode? n) => n is JsonValue v && v.TryGetValue<bool>(out var b) ? (b ? "true" : "false") : Unknown;

@@ -28,6 +28,20 @@ public sealed class ExBuyServer : IAsyncDisposable
 
     public int Port { get; }
     public string BaseUrl { get; }
+
+    /// <summary>The process started (with WORKERS, the supervisor).</summary>
+    public int Pid => _process.Id;
+
+    public bool HasExited => _process.HasExited;
+
+    /// <summary>Waits (bounded by <paramref name="timeout"/>) for the process to exit and returns its exit code.</summary>
+    public async Task<int> WaitForExitAsync(TimeSpan timeout, CancellationToken ct)
+    {
+        using var bounded = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        bounded.CancelAfter(timeout);
+        await _process.WaitForExitAsync(bounded.Token);
+        return _process.ExitCode;
+    }
     public HttpClient Client { get; }
 
     public IReadOnlyList<string> StdoutLines => [.. _stdout];
@@ -54,12 +68,12 @@ public sealed class ExBuyServer : IAsyncDisposable
 
     /// <summary>Starts the app and waits until <c>/api/health/ready</c> answers 200 (seeding the small preset by default).</summary>
     public static async Task<ExBuyServer> StartAsync(string engine, PostgresCluster? cluster,
-        IDictionary<string, string>? environment = null, CancellationToken ct = default)
+        IDictionary<string, string>? environment = null, CancellationToken ct = default, string? dll = null)
     {
         var workDir = Path.Combine(Path.GetTempPath(), "exbuy-proc-" + Guid.NewGuid().ToString("N")[..12]);
         Directory.CreateDirectory(workDir);
         var port = FreePort();
-        var dll = Path.Combine(AppContext.BaseDirectory, "ExBuy.Api.dll");
+        dll ??= Path.Combine(AppContext.BaseDirectory, "ExBuy.Api.dll");
         var psi = new ProcessStartInfo("dotnet")
         {
             RedirectStandardOutput = true,
@@ -71,7 +85,9 @@ public sealed class ExBuyServer : IAsyncDisposable
         psi.ArgumentList.Add("--urls");
         psi.ArgumentList.Add($"http://127.0.0.1:{port}");
         // A clean environment for what the app reads: nothing inherited decides the variant under test.
-        foreach (var key in new[] { "METRICS", "LOG_FORMAT", "ACCESS_LOG", "LOG_LEVEL", "DB_LOG_LEVEL", "OTEL_EXPORTER_OTLP_ENDPOINT", "ASPNETCORE_URLS" })
+        foreach (var key in new[] { "METRICS", "LOG_FORMAT", "ACCESS_LOG", "LOG_LEVEL", "DB_LOG_LEVEL", "OTEL_EXPORTER_OTLP_ENDPOINT", "ASPNETCORE_URLS",
+            "SERVER_MODE", "THREADS", "WORKERS", "GC_MODE", "DB_POOL_MIN", "DB_AUTO_PREPARE", "DB_MULTIPLEXING", "DB_OPTIONS", "ADMIN_TOKEN",
+            "FAULTS", "FAULT_SEED", "FAULT_ROUTES", "FAULT_DELAY", "FAULT_DB_DELAY", "FAULT_ERROR", "DOTNET_gcServer", "DOTNET_GCDynamicAdaptationMode" })
         {
             psi.Environment.Remove(key);
         }

@@ -5,37 +5,8 @@ using ExBuy.Api.Tests.Infrastructure;
 namespace ExBuy.Api.Tests.Observability;
 
 /// <summary>What a real ExBuy process writes to stdout under each logging switch.</summary>
-public abstract class LoggingTests(string engine, PostgresCluster cluster) : IAsyncLifetime
+public abstract class LoggingTests(string engine, PostgresCluster cluster) : ServerProcessTests(engine, cluster)
 {
-    private readonly List<ExBuyServer> _servers = [];
-
-    private CancellationToken Ct => TestContext.Current.CancellationToken;
-
-    public ValueTask InitializeAsync()
-    {
-        if (engine == "postgres")
-        {
-            cluster.EnsureAvailable();
-        }
-        return ValueTask.CompletedTask;
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        foreach (var server in _servers)
-        {
-            await server.DisposeAsync();
-        }
-        GC.SuppressFinalize(this);
-    }
-
-    private async Task<ExBuyServer> StartAsync(Dictionary<string, string> environment)
-    {
-        var server = await ExBuyServer.StartAsync(engine, cluster, environment, Ct);
-        _servers.Add(server);
-        return server;
-    }
-
     private async Task<int> GetDetailAsync(ExBuyServer server)
     {
         using var response = await server.Client.GetAsync("/api/products/3?optimize=false", Ct);

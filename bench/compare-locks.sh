@@ -35,11 +35,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/lib/pg.sh
+source bench/lib/frame.sh
 
 DURATION=${DURATION:-20}; VUS=${VUS:-32}; ROUNDS=${ROUNDS:-3}; PRESET=${PRESET:-small}; WARMUP=${WARMUP:-2}
 STOCK=${STOCK:-1000000}; LOCKS=${LOCKS:-optimistic pessimistic versioned}; SEED=${SEED:-42}; OUT=${OUT:-}
-die() { echo "bench: $*" >&2; exit 1; }
-in_range() { if ! [[ "$2" =~ ^[0-9]+$ ]] || (( $2 < $3 || $2 > $4 )); then die "$1=$2 must be a whole number in $3..$4"; fi; }
 in_range DURATION "$DURATION" 1 600
 in_range VUS "$VUS" 1 1000
 in_range ROUNDS "$ROUNDS" 1 20
@@ -50,23 +49,9 @@ in_range SEED "$SEED" 1 2000000000
 read -r -a LOCK_LIST <<<"$LOCKS"
 for l in "${LOCK_LIST[@]}"; do [[ "$l" =~ ^(optimistic|pessimistic|versioned)$ ]] || die "LOCKS: unknown '$l' (use optimistic, pessimistic, versioned)"; done
 [[ " $LOCKS " == *" optimistic "* ]] || die "LOCKS must include optimistic (the baseline of the ratios)"
-for tool in curl ss dotnet jq awk timeout flock python3; do
-  command -v "$tool" >/dev/null || die "$tool is required (jq: apt-get install -y jq)"
-done
+require_tools curl ss dotnet jq awk timeout flock python3
 
-PIDS=(); WORK=$(mktemp -d /tmp/exbuy-bench-locks.XXXXXX)
-cleanup() {
-  set +e
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null; done
-  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null; done
-  pg_stop
-  if [ -n "$OUT" ] && [ -d "$WORK/runs" ]; then mkdir -p "$OUT" && cp -a "$WORK/runs/." "$OUT/"; fi
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-source bench/lib/servers.sh
-source bench/lib/load.sh
+bench_frame locks
 
 pg_start
 build_release

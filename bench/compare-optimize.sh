@@ -23,11 +23,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/lib/pg.sh
+source bench/lib/frame.sh
 
 DURATION=${DURATION:-30}; PRESET=${PRESET:-medium}; ROUNDS=${ROUNDS:-1}; WARMUP=${WARMUP:-5}; SEED=${SEED:-42}
 RATE=${RATE:-}; VUS=${VUS:-}; MAX_VUS=${MAX_VUS:-}; OUT=${OUT:-}
-die() { echo "bench: $*" >&2; exit 1; }
-in_range() { if ! [[ "$2" =~ ^[0-9]+$ ]] || (( $2 < $3 || $2 > $4 )); then die "$1=$2 must be a whole number in $3..$4"; fi; }
 in_range DURATION "$DURATION" 1 600
 in_range ROUNDS "$ROUNDS" 1 20
 in_range WARMUP "$WARMUP" 0 120
@@ -44,23 +43,9 @@ else
   in_range VUS "$VUS" 1 1000
   MODEL=(--vus "$VUS"); MODEL_TEXT="closed model, $VUS VUs"
 fi
-for tool in curl ss dotnet jq awk timeout flock python3; do
-  command -v "$tool" >/dev/null || die "$tool is required (jq: apt-get install -y jq)"
-done
+require_tools curl ss dotnet jq awk timeout flock python3
 
-PIDS=(); WORK=$(mktemp -d /tmp/exbuy-bench-optimize.XXXXXX)
-cleanup() {
-  set +e
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null; done
-  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null; done
-  pg_stop
-  if [ -n "$OUT" ] && [ -d "$WORK/runs" ]; then mkdir -p "$OUT" && cp -a "$WORK/runs/." "$OUT/"; fi
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-source bench/lib/servers.sh
-source bench/lib/load.sh
+bench_frame optimize
 
 pg_start
 build_release

@@ -7,7 +7,7 @@ namespace ExBuy.Api.Commands;
 /// <summary>The verbs of the one executable (the original's manage.py): <c>migrate</c>, <c>seed</c>, <c>reset</c>, <c>warmup</c>.</summary>
 public static class ExBuyCommands
 {
-    private static readonly string[] Verbs = ["migrate", "seed", "reset", "warmup", "help"];
+    private static readonly string[] Verbs = ["migrate", "seed", "reset", "warmup", "healthcheck", "help"];
 
     public static bool IsCommand(string[] args) =>
         args.Length > 0 && (Verbs.Contains(args[0]) || args[0] is "--help" or "-h");
@@ -32,10 +32,11 @@ public static class ExBuyCommands
             return args[0] switch
             {
                 "migrate" => await MigrateAsync(cts.Token),
-                "seed" or "reset" or "warmup" when SeedCommandLine.WantsHelp(args) => SeedCommands.Help(),
+                "seed" or "reset" or "warmup" or "healthcheck" when SeedCommandLine.WantsHelp(args) => SeedCommands.Help(),
                 "seed" => await SeedCommands.SeedAsync(args[1..], cts.Token),
                 "reset" => await SeedCommands.ResetAsync(args[1..], cts.Token),
                 "warmup" => await SeedCommands.WarmupAsync(args[1..], cts.Token),
+                "healthcheck" => await HealthCheckCommand.RunAsync(args[1..], cts.Token),
                 _ => Help(),
             };
         }

@@ -193,5 +193,7 @@ public static class SeedCommandLine
           warmup         a bounded pass over every read endpoint, optimize=false and true, then a summary
                            --url URL          default {Hosting.DefaultUrl}
                            --requests N       default {WarmupOptions.DefaultRequests}
+          healthcheck    GET the readiness endpoint once: exit 0 on 200, else 1 with one line (a container's HEALTHCHECK)
+                           --url URL          default: the first listen URL (--urls, ASPNETCORE_URLS) + {HealthCheckCommand.ReadyPath}
         """;
 }

@@ -4,6 +4,7 @@ using ExBuy.Api.Faults;
 using ExBuy.Api.Health;
 using ExBuy.Api.Inventory;
 using ExBuy.Api.Observability;
+using ExBuy.Api.OpenApi;
 using ExBuy.Api.Orders;
 using ExBuy.Api.Products;
 using ExBuy.Api.Reviews;
@@ -76,6 +77,7 @@ public static class Hosting
             }
         });
         services.AddExceptionHandler<ExBuyExceptionHandler>();
+        services.AddExBuyOpenApi();
         return builder;
     }
 
@@ -99,6 +101,7 @@ public static class Hosting
         app.MapInventory();
         app.MapStats();
         app.MapUploads();
+        app.MapExBuyOpenApi();
         app.MapFaultAdmin();
         return app;
     }

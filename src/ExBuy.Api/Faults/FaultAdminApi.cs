@@ -52,9 +52,9 @@ public static class FaultAdminApi
                 statusCode: StatusCodes.Status401Unauthorized, title: "Unauthorized");
         });
         group.MapGet("", Get).WithName("GetFaultRules");
-        group.MapPut("", Put).WithName("PutFaultRules");
+        group.MapPut("", Put).WithName("PutFaultRules").Accepts<FaultRuleDto[]>("application/json");
         group.MapDelete("", Delete).WithName("DeleteFaultRules");
-        group.MapPut("/seed", PutSeed).WithName("PutFaultSeed");
+        group.MapPut("/seed", PutSeed).WithName("PutFaultSeed").Accepts<FaultSeedDto>("application/json");
         return app;
     }
 

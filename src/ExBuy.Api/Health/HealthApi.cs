@@ -13,7 +13,7 @@ public static class HealthApi
     {
         var group = app.MapGroup("/api").WithTags("Health");
         group.MapGet("/health", GetHealth).WithName("Health");
-        group.MapGet("/health/ready", GetReady).WithName("Ready");
+        group.MapGet("/health/ready", GetReady).WithName("Ready").Produces<ReadyResponse>(StatusCodes.Status503ServiceUnavailable);
         group.MapGet("/info", GetInfo).WithName("Info");
         return app;
     }

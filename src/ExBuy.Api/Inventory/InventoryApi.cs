@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using ExBuy.Api.Common;
 using ExBuy.Api.Data;
+using ExBuy.Api.OpenApi;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace ExBuy.Api.Inventory;
@@ -10,7 +11,8 @@ public static class InventoryApi
     public static IEndpointRouteBuilder MapInventory(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/api/inventory").WithTags("Inventory");
-        group.MapPost("/reserve", Reserve).WithName("ReserveStock");
+        group.MapPost("/reserve", Reserve).WithName("ReserveStock").WithQuery(Query.LockType)
+            .ProducesProblem(StatusCodes.Status409Conflict);
         return app;
     }
 

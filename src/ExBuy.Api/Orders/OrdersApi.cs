@@ -10,10 +10,10 @@ public static class OrdersApi
     public static IEndpointRouteBuilder MapOrders(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/api/orders").WithTags("Orders");
-        group.MapPost("/", CreateOrder).WithName("CreateOrder");
-        group.MapPost("/bulk", CreateOrdersBulk).WithName("CreateOrdersBulk");
+        group.MapPost("/", CreateOrder).WithName("CreateOrder").ProducesProblem(StatusCodes.Status409Conflict);
+        group.MapPost("/bulk", CreateOrdersBulk).WithName("CreateOrdersBulk").ProducesProblem(StatusCodes.Status409Conflict);
         group.MapGet("/{id:long:min(1)}", GetOrder).WithName("GetOrder").WithOptimizeFlag();
-        group.MapPatch("/{id:long:min(1)}", UpdateOrderStatus).WithName("UpdateOrderStatus");
+        group.MapPatch("/{id:long:min(1)}", UpdateOrderStatus).WithName("UpdateOrderStatus").ProducesProblem(StatusCodes.Status409Conflict);
         return app;
     }
 

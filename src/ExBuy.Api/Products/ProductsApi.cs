@@ -1,6 +1,7 @@
 using ExBuy.Api.Common;
 using ExBuy.Api.Data;
 using ExBuy.Api.Reviews;
+using ExBuy.Api.OpenApi;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace ExBuy.Api.Products;
@@ -10,9 +11,11 @@ public static class ProductsApi
     public static IEndpointRouteBuilder MapProducts(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/api/products").WithTags("Products");
-        group.MapGet("", ListProducts).WithName("ListProducts").WithOptimizeFlag();
+        group.MapGet("", ListProducts).WithName("ListProducts").WithOptimizeFlag()
+            .WithQuery([Query.Category, .. Query.PriceRange, Query.Ordering, .. Query.Pagination]);
         group.MapGet("/{id:long:min(1)}", GetProduct).WithName("GetProduct").WithOptimizeFlag();
-        group.MapGet("/{id:long:min(1)}/reviews", ListProductReviews).WithName("ListProductReviews").WithOptimizeFlag();
+        group.MapGet("/{id:long:min(1)}/reviews", ListProductReviews).WithName("ListProductReviews").WithOptimizeFlag()
+            .WithQuery(Query.Pagination);
         group.MapDelete("/{id:long:min(1)}", DeleteProduct).WithName("DeleteProduct");
         return app;
     }
@@ -20,7 +23,8 @@ public static class ProductsApi
     public static IEndpointRouteBuilder MapSearch(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/api/search").WithTags("Products");
-        group.MapGet("/products", SearchProducts).WithName("SearchProducts").WithOptimizeFlag();
+        group.MapGet("/products", SearchProducts).WithName("SearchProducts").WithOptimizeFlag()
+            .WithQuery([Query.Text, Query.Category, Query.InStock, .. Query.Pagination]);
         return app;
     }
 

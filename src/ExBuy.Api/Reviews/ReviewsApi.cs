@@ -1,5 +1,6 @@
 using ExBuy.Api.Common;
 using ExBuy.Api.Data;
+using ExBuy.Api.OpenApi;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace ExBuy.Api.Reviews;
@@ -10,7 +11,8 @@ public static class ReviewsApi
     {
         var group = app.MapGroup("/api/reviews").WithTags("Reviews");
         group.MapPost("", CreateReview).WithName("CreateReview");
-        group.MapGet("", ListReviews).WithName("ListReviews").WithOptimizeFlag();
+        group.MapGet("", ListReviews).WithName("ListReviews").WithOptimizeFlag()
+            .WithQuery([.. Query.ReviewFilters, .. Query.Pagination]);
         return app;
     }
 

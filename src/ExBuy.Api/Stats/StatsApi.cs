@@ -1,5 +1,6 @@
 using ExBuy.Api.Common;
 using ExBuy.Api.Data;
+using ExBuy.Api.OpenApi;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
 
@@ -13,7 +14,7 @@ public static class StatsApi
     public static IEndpointRouteBuilder MapStats(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/api/stats").WithTags("Stats");
-        group.MapGet("/top-products", GetTopProducts).WithName("TopProducts");
+        group.MapGet("/top-products", GetTopProducts).WithName("TopProducts").WithQuery(Query.Limit);
         return app;
     }
 

@@ -11,7 +11,10 @@ public static class UploadsApi
         var group = app.MapGroup("/api/uploads").WithTags("Uploads");
         // The handler reads the multipart body itself (no IFormFile / [FromForm] binding), so the framework attaches no
         // antiforgery requirement; saying so explicitly keeps it that way if AddAntiforgery() is ever registered.
-        group.MapPost("/", CreateUpload).WithName("CreateUpload").DisableAntiforgery();
+        group.MapPost("/", CreateUpload).WithName("CreateUpload").DisableAntiforgery()
+            .Accepts<UploadForm>("multipart/form-data")
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
+            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType);
         group.MapGet("/{id}", GetUpload).WithName("GetUpload");
         return app;
     }

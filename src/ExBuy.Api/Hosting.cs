@@ -88,9 +88,11 @@ public static class Hosting
         // Explicit, so the fault middleware sees the endpoint's route template (minimal APIs would otherwise add routing
         // at the very start of the pipeline); request observation reads the endpoint only after the rest has run.
         app.UseRouting();
-        app.UseFaultInjection();
+        // Inside the exception handler, so a DB delay on a failing database answers 503 like the handler's own queries.
         app.UseExceptionHandler();
         app.UseStatusCodePages();
+        app.UseFaultInjection();
+        app.UseReadRetry();
 
         app.MapExBuyMetrics();
         app.MapHealth();

@@ -11,7 +11,7 @@ namespace ExBuy.Api.Common;
 /// a busy or unreachable database a 503 with Retry-After. Which provider error is which is <see cref="DbErrors"/>' call.
 /// Anything else falls through to the default 500, which carries no stack trace unless DEBUG=true.
 /// </summary>
-public sealed class ExBuyExceptionHandler(IProblemDetailsService problems, ILogger<ExBuyExceptionHandler> log)
+public sealed class ExBuyExceptionHandler(IProblemDetailsService problems, DatabaseFailures failures)
     : IExceptionHandler
 {
     private static readonly (int Status, string Title, string? Detail, IDictionary<string, string[]>? Errors) ConstraintViolation =
@@ -26,8 +26,9 @@ public sealed class ExBuyExceptionHandler(IProblemDetailsService problems, ILogg
         }
         if (status >= 500)
         {
-            log.LogWarning(exception, "Request {Method} {Path} answered {Status}: {Detail}",
-                context.Request.Method, context.Request.Path, status, detail);
+            failures.Observe(exception);
+            detail = failures.Describe(exception);
+            failures.Log(context, status, detail, exception);
         }
         context.Response.StatusCode = status;
         if (status == 503)

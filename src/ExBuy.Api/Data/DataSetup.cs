@@ -18,6 +18,7 @@ public static class DataSetup
         services.AddSingleton(options);
         // Both SQL accountings (RequestStats) find the current request through it.
         services.AddHttpContextAccessor();
+        services.AddSingleton<DatabaseFailures>();
 
         if (options.IsPostgres)
         {
@@ -38,12 +39,26 @@ public static class DataSetup
 
     public static void ConfigurePostgres(DbContextOptionsBuilder o, NpgsqlDataSource dataSource, params IInterceptor[] interceptors) =>
         o.UseNpgsql(dataSource, npgsql => npgsql.MigrationsHistoryTable("__ef_migrations_history"))
+            .ConfigureWarnings(QuietFailures)
             .UseSnakeCaseNamingConvention()
             .UseQueryTrackingBehavior(QueryTrackingBehavior.NoTracking)
             .AddInterceptors(interceptors);
 
+    /// <summary>
+    /// EF logs every failed command, query and save as an error with its stack trace. A request's failure is logged once
+    /// by the app (<see cref="DatabaseFailures"/>: one line per kind, then a summary), so EF's copies go to Debug, where
+    /// DB_LOG_LEVEL=DEBUG still shows them.
+    /// </summary>
+    private static void QuietFailures(WarningsConfigurationBuilder w) => w.Log(
+        (CoreEventId.QueryIterationFailed, LogLevel.Debug),
+        (CoreEventId.SaveChangesFailed, LogLevel.Debug),
+        (RelationalEventId.CommandError, LogLevel.Debug),
+        (RelationalEventId.ConnectionError, LogLevel.Debug),
+        (RelationalEventId.TransactionError, LogLevel.Debug));
+
     public static void ConfigureSqlite(DbContextOptionsBuilder o, string connectionString, params IInterceptor[] interceptors) =>
         o.UseSqlite(connectionString, sqlite => sqlite.MigrationsHistoryTable("__ef_migrations_history"))
+            .ConfigureWarnings(QuietFailures)
             .UseSnakeCaseNamingConvention()
             .UseQueryTrackingBehavior(QueryTrackingBehavior.NoTracking)
             .AddInterceptors([.. interceptors, SqlitePragmas.Instance]);

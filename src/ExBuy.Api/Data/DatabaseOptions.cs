@@ -30,6 +30,23 @@ public sealed class DatabaseOptions
     /// <summary>Npgsql multiplexing (DB_MULTIPLEXING): commands from many requests share connections. Experimental; off by default.</summary>
     public bool Multiplexing { get; set; }
 
+    /// <summary>
+    /// Longest wait for a pooled connection, or to open one (Npgsql's Timeout; DB_POOL_TIMEOUT, seconds). Past it the
+    /// request answers 503 with Retry-After instead of queueing for Npgsql's default 15 s.
+    /// </summary>
+    public int PoolTimeoutSeconds { get; set; } = DefaultPoolTimeoutSeconds;
+
+    public const int DefaultPoolTimeoutSeconds = 5;
+
+    /// <summary>
+    /// Longest a statement may run on PostgreSQL (server-side statement_timeout; DB_STATEMENT_TIMEOUT; zero = none). A
+    /// statement past it is cancelled by the server and the request answers 503. The client's command timeout is a few
+    /// seconds longer, a backstop for a server that does not answer at all.
+    /// </summary>
+    public TimeSpan StatementTimeout { get; set; } = DefaultStatementTimeout;
+
+    public static readonly TimeSpan DefaultStatementTimeout = TimeSpan.FromSeconds(30);
+
     /// <summary>Extra Npgsql connection-string keywords (e.g. "Max Auto Prepare=0;Multiplexing=true") for benchmarks.</summary>
     public string? Options { get; set; }
 
@@ -59,6 +76,8 @@ public sealed class DatabaseOptions
         o.AutoPrepare = ParseInt(c, "DB_AUTO_PREPARE", o.AutoPrepare);
         o.Multiplexing = ParseBool(c, "DB_MULTIPLEXING", o.Multiplexing);
         o.Options = c["DB_OPTIONS"];
+        o.PoolTimeoutSeconds = ParseInt(c, "DB_POOL_TIMEOUT", o.PoolTimeoutSeconds);
+        o.StatementTimeout = ParseDuration(c, "DB_STATEMENT_TIMEOUT", o.StatementTimeout);
         o.MigrateOnStart = ParseBool(c, "DB_MIGRATE", o.MigrateOnStart);
         // The embedded default serves data at once on a fresh clone; PostgreSQL is seeded explicitly.
         o.SeedOnEmpty = c["SEED_ON_EMPTY"] ?? (o.IsPostgres ? "none" : "small");
@@ -83,6 +102,14 @@ public sealed class DatabaseOptions
         if (PoolMin < 0 || PoolMin > PoolMax)
         {
             throw new ConfigurationError($"DB_POOL_MIN={PoolMin} is out of range: use 0..DB_POOL_MAX ({PoolMax}).");
+        }
+        if (PoolTimeoutSeconds is < 1 or > 300)
+        {
+            throw new ConfigurationError($"DB_POOL_TIMEOUT={PoolTimeoutSeconds} is out of range: use 1..300 seconds (the longest a request waits for a database connection).");
+        }
+        if (StatementTimeout < TimeSpan.Zero || StatementTimeout > TimeSpan.FromHours(1))
+        {
+            throw new ConfigurationError($"DB_STATEMENT_TIMEOUT={StatementTimeout.TotalMilliseconds:F0}ms is out of range: use 0 (none) .. 1h.");
         }
         if (AutoPrepare is < 0 or > 10000)
         {
@@ -115,6 +142,22 @@ public sealed class DatabaseOptions
         {
             b.Multiplexing = true;
         }
+        var given = new System.Data.Common.DbConnectionStringBuilder { ConnectionString = Options ?? "" };
+        if (!given.ContainsKey("Timeout"))
+        {
+            b.Timeout = PoolTimeoutSeconds;
+        }
+        if (StatementTimeout > TimeSpan.Zero)
+        {
+            if (!given.ContainsKey("Options"))
+            {
+                b.Options = $"-c statement_timeout={(long)StatementTimeout.TotalMilliseconds}";
+            }
+            if (!given.ContainsKey("Command Timeout") && !given.ContainsKey("CommandTimeout"))
+            {
+                b.CommandTimeout = (int)Math.Ceiling(StatementTimeout.TotalSeconds) + CommandTimeoutMarginSeconds;
+            }
+        }
         if (!HasKeyword(Options, "No Reset On Close"))
         {
             b.NoResetOnClose = true;
@@ -132,6 +175,21 @@ public sealed class DatabaseOptions
 
     /// <summary>What the start-up line and /api/info say about the database, without the password.</summary>
     public string Describe() => IsPostgres ? $"postgres {User}@{Host}:{Port}/{Name}" : $"sqlite {System.IO.Path.GetFullPath(Path)}";
+
+    /// <summary>How much longer than the statement timeout the client waits before cancelling a command itself.</summary>
+    private const int CommandTimeoutMarginSeconds = 5;
+
+    internal static TimeSpan ParseDuration(IConfiguration c, string key, TimeSpan fallback)
+    {
+        var raw = c[key];
+        if (string.IsNullOrWhiteSpace(raw))
+        {
+            return fallback;
+        }
+        return Faults.FaultValues.TryParseDuration(raw, out var v)
+            ? v
+            : throw new ConfigurationError($"{key}='{raw}' is not a duration: use e.g. 30s, 500ms, or plain milliseconds (0 = none).");
+    }
 
     private static bool HasKeyword(string? options, string keyword) =>
         options is not null && options.Contains(keyword, StringComparison.OrdinalIgnoreCase);

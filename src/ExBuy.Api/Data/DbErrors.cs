@@ -69,6 +69,22 @@ public static class DbErrors
 
     private static bool IsDriverError(Exception ex) => ex is NpgsqlException or SqliteException;
 
+    /// <summary>
+    /// The connection itself is gone (the server restarted, the session was terminated, the socket broke): the pool may
+    /// hold more like it, and a read on a fresh connection may well succeed.
+    /// </summary>
+    public static bool IsBrokenConnection(Exception ex) => Chain(ex, ClassifyDepth).Any(e => e switch
+    {
+        PostgresException pg => pg.SqlState.StartsWith("08", StringComparison.Ordinal)
+            || pg.SqlState is PostgresErrorCodes.AdminShutdown or PostgresErrorCodes.CrashShutdown or PostgresErrorCodes.CannotConnectNow,
+        NpgsqlException { InnerException: IOException or SocketException } => true,
+        _ => false,
+    });
+
+    /// <summary>The server cancelled a statement that ran past statement_timeout (DB_STATEMENT_TIMEOUT).</summary>
+    public static bool IsStatementTimeout(Exception ex) =>
+        Chain(ex, ClassifyDepth).Any(e => e is PostgresException { SqlState: PostgresErrorCodes.QueryCanceled });
+
     private static bool IsConstraintViolation(Exception e) => e switch
     {
         PostgresException pg => pg.SqlState is PostgresErrorCodes.CheckViolation or PostgresErrorCodes.UniqueViolation
@@ -83,10 +99,11 @@ public static class DbErrors
     private static bool IsUnavailable(Exception e) => e switch
     {
         SqliteException sq => sq.SqliteErrorCode is 5 or 6 or 14, // BUSY, LOCKED, CANTOPEN
-        NpgsqlException { InnerException: SocketException or TimeoutException } => true,
+        NpgsqlException { InnerException: SocketException or TimeoutException or IOException } => true,
         PostgresException pg => pg.SqlState.StartsWith("08", StringComparison.Ordinal) // connection exceptions
             || pg.SqlState is PostgresErrorCodes.TooManyConnections or PostgresErrorCodes.CannotConnectNow
-            || pg.SqlState.StartsWith("57P", StringComparison.Ordinal), // admin shutdown
+            || pg.SqlState.StartsWith("57P", StringComparison.Ordinal) // admin shutdown
+            || pg.SqlState is PostgresErrorCodes.QueryCanceled, // statement_timeout
         SocketException => true,
         NpgsqlException { IsTransient: true } => true,
         // An error that names the pool, e.g. Npgsql's "The connection pool has been exhausted".

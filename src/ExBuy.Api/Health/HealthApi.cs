@@ -23,7 +23,7 @@ public static class HealthApi
     /// <summary>Touches no database (contract #1): the floor of what the stack can serve.</summary>
     public static Ok<HealthResponse> GetHealth() => TypedResults.Ok(Ok);
 
-    public static async Task<Results<Ok<ReadyResponse>, JsonHttpResult<ReadyResponse>>> GetReady(ExBuyDb db, CancellationToken ct)
+    public static async Task<Results<Ok<ReadyResponse>, JsonHttpResult<ReadyResponse>>> GetReady(ExBuyDb db, DatabaseFailures failures, CancellationToken ct)
     {
         try
         {
@@ -32,6 +32,8 @@ public static class HealthApi
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
+            // A dead pooled connection: clear the pool, so the next probe (and request) opens a fresh one.
+            failures.Observe(ex);
             return TypedResults.Json(new ReadyResponse("unavailable", "unreachable"), statusCode: 503);
         }
     }

@@ -44,6 +44,9 @@ public sealed class ExBuyServer : IAsyncDisposable
     }
     public HttpClient Client { get; }
 
+    /// <summary>The environment the process was started with (e.g. DB_NAME, to reach its database directly).</summary>
+    public IReadOnlyDictionary<string, string> Environment { get; private init; } = new Dictionary<string, string>();
+
     public IReadOnlyList<string> StdoutLines => [.. _stdout];
     public IReadOnlyList<string> StderrLines => [.. _stderr];
 
@@ -87,7 +90,8 @@ public sealed class ExBuyServer : IAsyncDisposable
         // A clean environment for what the app reads: nothing inherited decides the variant under test.
         foreach (var key in new[] { "METRICS", "LOG_FORMAT", "ACCESS_LOG", "LOG_LEVEL", "DB_LOG_LEVEL", "OTEL_EXPORTER_OTLP_ENDPOINT", "ASPNETCORE_URLS",
             "SERVER_MODE", "THREADS", "WORKERS", "GC_MODE", "DB_POOL_MIN", "DB_AUTO_PREPARE", "DB_MULTIPLEXING", "DB_OPTIONS", "ADMIN_TOKEN",
-            "FAULTS", "FAULT_SEED", "FAULT_ROUTES", "FAULT_DELAY", "FAULT_DB_DELAY", "FAULT_ERROR", "DOTNET_gcServer", "DOTNET_GCDynamicAdaptationMode" })
+            "FAULTS", "FAULT_SEED", "FAULT_ROUTES", "FAULT_DELAY", "FAULT_DB_DELAY", "FAULT_ERROR", "DOTNET_gcServer", "DOTNET_GCDynamicAdaptationMode",
+            "DB_POOL_TIMEOUT", "DB_STATEMENT_TIMEOUT", "SHUTDOWN_TIMEOUT" })
         {
             psi.Environment.Remove(key);
         }
@@ -102,7 +106,10 @@ public sealed class ExBuyServer : IAsyncDisposable
             psi.Environment[key] = value;
         }
         var process = Process.Start(psi) ?? throw new InvalidOperationException("could not start dotnet ExBuy.Api.dll");
-        var server = new ExBuyServer(process, workDir, port);
+        var server = new ExBuyServer(process, workDir, port)
+        {
+            Environment = psi.Environment.Where(e => e.Value is not null).ToDictionary(e => e.Key, e => e.Value!),
+        };
         process.OutputDataReceived += (_, e) => { if (e.Data is not null) { server._stdout.Enqueue(e.Data); } };
         process.ErrorDataReceived += (_, e) => { if (e.Data is not null) { server._stderr.Enqueue(e.Data); } };
         process.BeginOutputReadLine();
@@ -158,7 +165,7 @@ public sealed class ExBuyServer : IAsyncDisposable
             }
             await Task.Delay(50, ct);
         }
-        throw new TimeoutException("No matching stdout line in 10 s. Stdout: " + string.Join(Environment.NewLine, _stdout));
+        throw new TimeoutException("No matching stdout line in 10 s. Stdout: " + string.Join(System.Environment.NewLine, _stdout));
     }
 
     public async ValueTask DisposeAsync()

@@ -15,6 +15,7 @@ public sealed class PostgresCluster : IAsyncLifetime
     private string? _dataDir;
     private string? _binDir;
     private int _databases;
+    private string? _startOptions;
 
     public int Port { get; private set; }
     public string? UnavailableReason { get; private set; }
@@ -44,8 +45,19 @@ public sealed class PostgresCluster : IAsyncLifetime
             + "-c full_page_writes=off -c max_connections=300 -c shared_buffers=128MB "
             // pg_stat_statements: the query-count verification compares what PostgreSQL ran with X-Query-Count.
             + "-c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all";
-        await RunPgAsync(asRoot, "pg_ctl", $"-D {pgData} -l {Path.Combine(_dataDir, "server.log")} -o \"{opts}\" -w -t 60 start");
+        _startOptions = opts;
+        await StartAsync();
     }
+
+    /// <summary>Starts the (stopped) server again on the same port and data; waits until it accepts connections.</summary>
+    public Task StartAsync() => RunPgAsync(IsRoot, "pg_ctl",
+        $"-D {Path.Combine(_dataDir!, "data")} -l {Path.Combine(_dataDir!, "server.log")} -o \"{_startOptions}\" -w -t 60 start");
+
+    /// <summary>
+    /// Stops the server: <c>fast</c> terminates every session and shuts down cleanly, <c>immediate</c> is a crash (recovery
+    /// at the next start). Only for a cluster a test owns: the shared one serves every other test class.
+    /// </summary>
+    public Task StopAsync(string mode = "fast") => RunPgAsync(IsRoot, "pg_ctl", $"-D {Path.Combine(_dataDir!, "data")} -m {mode} -w -t 60 stop");
 
     /// <summary>A fresh database name; the app's migrations create the database.</summary>
     public string NewDatabase(string prefix)

@@ -32,6 +32,7 @@ internal sealed class PostgresSeedStore(NpgsqlDataSource dataSource) : ISeedStor
         // A running app holds no locks between requests; a stuck one makes the load fail fast with a clear error.
         await ExecuteAsync("""
             SET LOCAL lock_timeout = '30s';
+            SET LOCAL statement_timeout = 0;
             SET LOCAL maintenance_work_mem = '512MB';
             SET LOCAL synchronous_commit = off;
             """, ct);
@@ -250,7 +251,10 @@ internal sealed class PostgresSeedStore(NpgsqlDataSource dataSource) : ISeedStor
         {
             await ExecuteAsync("SELECT pg_stat_force_next_flush()", ct);
         }
+        // The app's statement timeout (DB_STATEMENT_TIMEOUT) is for requests; a large preset's VACUUM may take longer.
+        await ExecuteAsync("SET statement_timeout = 0", ct);
         await ExecuteAsync($"VACUUM (ANALYZE) {string.Join(", ", SeedTables.Names)}", ct);
+        await ExecuteAsync("RESET statement_timeout", ct);
     }
 
     public async ValueTask DisposeAsync()

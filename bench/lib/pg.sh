@@ -14,11 +14,24 @@ pg_bin() {
   dirname "$(command -v pg_ctl)"
 }
 
+pg_free_port() { # a free loopback port: the kernel's pick through python3; without python3, the first port from 15432 up nothing answers on
+  if command -v python3 >/dev/null 2>&1; then
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+    return
+  fi
+  local port
+  for port in $(seq 15432 16431); do
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then echo "$port"; return; fi
+  done
+  echo "bench: no free port in 15432..16431" >&2
+  exit 1
+}
+
 pg_start() {
   PG_BIN=$(pg_bin)
   [ -x "$PG_BIN/pg_ctl" ] || { echo "bench: PostgreSQL server binaries not found: apt-get install -y postgresql" >&2; exit 1; }
   PG_DIR=$(mktemp -d /tmp/exbuy-bench-pg.XXXXXX)
-  PGPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  PGPORT=$(pg_free_port)
   local run=()
   if [ "$(id -u)" -eq 0 ]; then chown nobody "$PG_DIR"; run=(runuser -u nobody --); fi
   PG_RUN=("${run[@]}")

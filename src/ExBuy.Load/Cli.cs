@@ -29,6 +29,10 @@ public static class Cli
                 .WithDescription("compare result files side by side per operation (count, rps, p50/p95/p99/max, error rate, deltas vs the first) with each run's server variant")
                 .WithExample("compare", "results/mixed-20260101T120000Z.json", "results/mixed-20260101T130000Z.json")
                 .WithExample("compare", "A.json", "B.json", "--format", "markdown");
+            c.AddCommand<HistoryCommand>("history")
+                .WithDescription("list the runs recorded in <results>/history.jsonl, oldest first (time, run id, scenario, model, target, verdict, file, rps, p95, errors); --ids prints only the run ids, for compare")
+                .WithExample("history", "--last", "10")
+                .WithExample("history", "--last", "2", "--ids");
             c.AddCommand<MergeCommand>("merge")
                 .WithDescription("merge the results of runner processes or machines that ran at the same time into one exbuy-load/1 result (histograms added exactly)")
                 .WithExample("merge", "results/a.json", "results/b.json", "--out", "results/merged.json");

@@ -14,10 +14,19 @@ public class ExBuyProcess : IAsyncLifetime
     public string BaseUrl { get; private set; } = "";
     public HttpClient Client { get; } = new() { Timeout = TimeSpan.FromSeconds(30) };
 
+    /// <summary>The built ExBuy.Api.dll of this configuration (the test project references the app so that it is built first).</summary>
+    public static string Dll
+    {
+        get
+        {
+            var dll = Path.Combine(TestSupport.RepoRoot(), "src", "ExBuy.Api", "bin", TestSupport.Configuration, "net10.0", "ExBuy.Api.dll");
+            return File.Exists(dll) ? dll : throw new FileNotFoundException("build src/ExBuy.Api first (the test project references it for that)", dll);
+        }
+    }
+
     public async ValueTask InitializeAsync()
     {
-        var dll = Path.Combine(TestSupport.RepoRoot(), "src", "ExBuy.Api", "bin", TestSupport.Configuration, "net10.0", "ExBuy.Api.dll");
-        if (!File.Exists(dll)) throw new FileNotFoundException("build src/ExBuy.Api first (the test project references it for that)", dll);
+        var dll = Dll;
         var port = TestSupport.FreePort();
         BaseUrl = $"http://127.0.0.1:{port}";
         var psi = new ProcessStartInfo("dotnet")

@@ -14,10 +14,15 @@ internal static class RequiredTool
     {
         var path = Find(name);
         if (path is not null) return path;
-        var reason = $"{name} not found on PATH: {install}";
+        Missing($"{name} not found on PATH: {install}");
+        return "";
+    }
+
+    /// <summary>Skips the test for <paramref name="reason"/>, or fails it when CI=true.</summary>
+    public static void Missing(string reason)
+    {
         if (InCi) throw new InvalidOperationException("CI=true requires every test to run: " + reason);
         Assert.Skip(reason);
-        return "";
     }
 
     public static string? Find(string name) => (Environment.GetEnvironmentVariable("PATH") ?? "")
@@ -27,13 +32,19 @@ internal static class RequiredTool
 
     /// <summary>
     /// Runs a tool to completion, feeding <paramref name="stdin"/>, killed (with its children) after
-    /// <paramref name="timeout"/>; returns the exit code, stdout and stderr.
+    /// <paramref name="timeout"/>; returns the exit code, stdout and stderr. <paramref name="environment"/> sets (a value) or
+    /// removes (null) variables of the inherited environment.
     /// </summary>
     public static async Task<(int Exit, string Stdout, string Stderr)> RunAsync(string file, IEnumerable<string> arguments, TimeSpan timeout,
-        CancellationToken ct, string? stdin = null)
+        CancellationToken ct, string? stdin = null, IReadOnlyDictionary<string, string?>? environment = null)
     {
         var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, UseShellExecute = false };
         foreach (var a in arguments) psi.ArgumentList.Add(a);
+        foreach (var (key, value) in environment ?? new Dictionary<string, string?>())
+        {
+            if (value is null) psi.Environment.Remove(key);
+            else psi.Environment[key] = value;
+        }
         using var process = Process.Start(psi) ?? throw new InvalidOperationException($"could not start {file}");
         if (stdin is not null) await process.StandardInput.WriteAsync(stdin);
         process.StandardInput.Close();

@@ -31,12 +31,7 @@ public sealed class CompareCommand : Command<CompareSettings>
     /// <summary>The command without the console: what tests call.</summary>
     public static int Run(CompareSettings settings, TextWriter output, TextWriter error, string workingDirectory, bool redirected)
     {
-        var format = settings.Format ?? (redirected ? "markdown" : "table");
-        if (format is not ("table" or "markdown"))
-        {
-            error.WriteLine($"exbuy-load compare: --format {format}: expected table or markdown");
-            return 2;
-        }
+        if (OutputFormat(settings.Format, redirected, "compare", error) is not { } format) return 2;
         List<ResultFile> runs;
         try
         {
@@ -76,6 +71,18 @@ public sealed class CompareCommand : Command<CompareSettings>
             if (faultRows.Count > 0) console.Write(Table(faultCols, faultRows, 4));
         }
         return 0;
+    }
+
+    /// <summary>
+    /// <c>--format</c> of the commands that print tables: as given, else a table on a terminal and Markdown when redirected;
+    /// null (and one line on <paramref name="error"/>) when it is neither.
+    /// </summary>
+    internal static string? OutputFormat(string? given, bool redirected, string command, TextWriter error)
+    {
+        var format = given ?? (redirected ? "markdown" : "table");
+        if (format is "table" or "markdown") return format;
+        error.WriteLine($"exbuy-load {command}: --format {format}: expected table or markdown");
+        return null;
     }
 
     internal static string Label(int i) => i < 26 ? ((char)('A' + i)).ToString() : $"R{i + 1}";
@@ -188,7 +195,7 @@ public sealed class CompareCommand : Command<CompareSettings>
         return sb.ToString();
     }
 
-    private static Table Table(string[] cols, List<string[]> rows, int leftColumns)
+    internal static Table Table(string[] cols, List<string[]> rows, int leftColumns)
     {
         var t = new Table();
         for (var i = 0; i < cols.Length; i++)

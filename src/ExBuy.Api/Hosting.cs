@@ -34,14 +34,18 @@ public static class Hosting
         {
             builder.WebHost.UseUrls(DefaultUrl);
         }
+        var limits = HttpLimits.FromConfiguration(builder.Configuration);
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.AddServerHeader = false;
+            limits.Apply(k.Limits);
             k.Limits.MaxRequestBodySize = MaxJsonBodyBytes;
         });
 
         var server = ServerOptions.FromConfiguration(builder.Configuration);
         var services = builder.Services;
+        services.AddSingleton(limits);
+        services.Configure<HostOptions>(o => o.ShutdownTimeout = limits.ShutdownTimeout);
         services.AddSingleton(server);
         if (server.WorkerIndex is not null)
         {

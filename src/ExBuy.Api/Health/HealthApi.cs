@@ -38,7 +38,8 @@ public static class HealthApi
         }
     }
 
-    public static Ok<InfoResponse> GetInfo(DatabaseOptions db, ServerInfo server, ServerOptions mode, IConfiguration config, FaultOptions faults, FaultRuleSet rules)
+    public static Ok<InfoResponse> GetInfo(DatabaseOptions db, ServerInfo server, ServerOptions mode, IConfiguration config, FaultOptions faults,
+        FaultRuleSet rules, HttpLimits http)
     {
         var assembly = typeof(HealthApi).Assembly.GetName();
         return TypedResults.Ok(new InfoResponse(
@@ -59,6 +60,7 @@ public static class HealthApi
             Threads: mode.IsSync ? mode.Threads : null,
             Build: server.Build,
             StartupMs: server.StartupMs,
-            DbPool: db.IsPostgres ? new DbPoolInfo(db.PoolMin, db.PoolMax, db.AutoPrepare, db.Multiplexing) : new DbPoolInfo(0, 0, 0, false)));
+            DbPool: db.IsPostgres ? new DbPoolInfo(db.PoolMin, db.PoolMax, db.AutoPrepare, db.Multiplexing) : new DbPoolInfo(0, 0, 0, false),
+            Http: new HttpInfo(http.MaxConnections, http.HeadersTimeout.TotalSeconds, http.KeepAliveTimeout.TotalSeconds, http.ShutdownTimeout.TotalSeconds)));
     }
 }

@@ -22,7 +22,11 @@ public sealed record InfoResponse(
     int? Threads,
     string Build,
     double? StartupMs,
-    DbPoolInfo DbPool);
+    DbPoolInfo DbPool,
+    HttpInfo Http);
+
+/// <summary>The HTTP limits a run depends on (HTTP_*, SHUTDOWN_TIMEOUT), in seconds.</summary>
+public sealed record HttpInfo(long MaxConnections, double HeadersTimeoutS, double KeepaliveTimeoutS, double ShutdownTimeoutS);
 
 /// <summary>The pool settings a run depends on (PostgreSQL; zeros and false on SQLite).</summary>
 public sealed record DbPoolInfo(int Min, int Max, int AutoPrepare, bool Multiplexing);

@@ -1,0 +1,200 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Json;
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json.Nodes;
+using ExBuy.Api.Tests.Infrastructure;
+using ExBuy.Api.Tests.Server;
+
+namespace ExBuy.Api.Tests.Reliability;
+
+/// <summary>
+/// SIGTERM with slow requests in flight (drained within SHUTDOWN_TIMEOUT, the rest aborted and rolled back, exit 0),
+/// and Kestrel's limits against slow, idle and too many clients, on a real process.
+/// </summary>
+public abstract class ServerLimitsTests(string engine, PostgresCluster cluster) : ServerProcessTests(engine, cluster)
+{
+    private static HttpRequestMessage Faulted(HttpMethod method, string url, string header, string value, object? body = null)
+    {
+        var request = new HttpRequestMessage(method, url) { Content = body is null ? null : JsonContent.Create(body) };
+        request.Headers.Add(header, value);
+        return request;
+    }
+
+    [Fact]
+    public async Task Sigterm_lets_a_request_in_flight_finish_refuses_new_connections_and_exits_zero()
+    {
+        var server = await StartAsync(new() { ["SHUTDOWN_TIMEOUT"] = "10s" });
+        using var client = new HttpClient { BaseAddress = new Uri(server.BaseUrl), Timeout = TimeSpan.FromSeconds(30) };
+        var slow = client.SendAsync(Faulted(HttpMethod.Get, "/api/products/1?optimize=true", "X-Fault-Delay", "1500ms"), Ct);
+        var order = client.SendAsync(Faulted(HttpMethod.Post, "/api/orders", "X-Fault-DB-Delay", "1s",
+            new { user_id = 1, items = new[] { new { product_id = 2, quantity = 1 } } }), Ct);
+        await Task.Delay(400, Ct);
+        var clock = Stopwatch.StartNew();
+        Assert.Equal(0, Signals.Send(server.Pid, Signals.SigTerm));
+        await Task.Delay(200, Ct);
+        // The listener is closed at once: a new connection is refused (a load balancer would have stopped sending).
+        using (var fresh = new HttpClient(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.Zero }) { BaseAddress = new Uri(server.BaseUrl) })
+        {
+            await Assert.ThrowsAnyAsync<HttpRequestException>(() => fresh.GetAsync("/api/health", Ct));
+        }
+        using var slowResponse = await slow;
+        Assert.Equal(HttpStatusCode.OK, slowResponse.StatusCode);
+        using var orderResponse = await order;
+        Assert.Equal(HttpStatusCode.Created, orderResponse.StatusCode);
+        Assert.Equal(0, await server.WaitForExitAsync(TimeSpan.FromSeconds(15), Ct));
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(5), $"exited {clock.Elapsed} after SIGTERM");
+    }
+
+    [Fact]
+    public async Task A_request_past_SHUTDOWN_TIMEOUT_is_aborted_and_its_write_rolled_back_and_the_exit_is_still_zero()
+    {
+        var server = await StartAsync(new() { ["SHUTDOWN_TIMEOUT"] = "1s" });
+        var product = JsonNode.Parse(await server.Client.GetStringAsync("/api/products/3?optimize=true", Ct))!;
+        var stock = (int)product["stock"]!;
+        using var client = new HttpClient { BaseAddress = new Uri(server.BaseUrl), Timeout = TimeSpan.FromSeconds(30) };
+        // The DB delay holds the request's connection (and on SQLite the write lock) before the order is written.
+        var order = client.SendAsync(Faulted(HttpMethod.Post, "/api/orders", "X-Fault-DB-Delay", "20s",
+            new { user_id = 1, items = new[] { new { product_id = 3, quantity = 1 } } }), Ct);
+        await Task.Delay(500, Ct);
+        var clock = Stopwatch.StartNew();
+        Assert.Equal(0, Signals.Send(server.Pid, Signals.SigTerm));
+        Assert.Equal(0, await server.WaitForExitAsync(TimeSpan.FromSeconds(15), Ct));
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(5), $"exited {clock.Elapsed} after SIGTERM with SHUTDOWN_TIMEOUT=1s");
+        // The client sees its connection end without an answer: the server never said the order was placed.
+        await Assert.ThrowsAnyAsync<HttpRequestException>(() => order);
+
+        // Nothing of the aborted order is in the database: the same data served again shows the stock untouched.
+        var same = new Dictionary<string, string> { ["SEED_ON_EMPTY"] = "none" };
+        foreach (var key in new[] { "DB_PATH", "DB_NAME" })
+        {
+            if (server.Environment.TryGetValue(key, out var value))
+            {
+                same[key] = value;
+            }
+        }
+        var again = await StartAsync(same);
+        var after = JsonNode.Parse(await again.Client.GetStringAsync("/api/products/3?optimize=true", Ct))!;
+        Assert.Equal(stock, (int)after["stock"]!);
+    }
+
+    [Fact]
+    public async Task A_client_sending_its_headers_slowly_is_cut_off_after_HTTP_HEADERS_TIMEOUT()
+    {
+        var server = await StartAsync(new() { ["HTTP_HEADERS_TIMEOUT"] = "1s" });
+        using var socket = new TcpClient();
+        await socket.ConnectAsync(IPAddress.Loopback, server.Port, Ct);
+        var stream = socket.GetStream();
+        var clock = Stopwatch.StartNew();
+        var closed = false;
+        try
+        {
+            await stream.WriteAsync(Encoding.ASCII.GetBytes("GET /api/health HTTP/1.1\r\nHost: x\r\n"), Ct);
+            // One header byte every 300 ms: never a complete request.
+            for (var i = 0; i < 30 && !closed; i++)
+            {
+                await stream.WriteAsync("X"u8.ToArray(), Ct);
+                await Task.Delay(300, Ct);
+                closed = socket.Client.Poll(0, SelectMode.SelectRead) && (socket.Available == 0 || await DrainsToEndAsync(stream));
+            }
+        }
+        catch (IOException)
+        {
+            closed = true;
+        }
+        Assert.True(closed, "the slow-header connection was still open after 9 s");
+        Assert.InRange(clock.Elapsed, TimeSpan.FromSeconds(0.8), TimeSpan.FromSeconds(4));
+        // The server is fine for everyone else.
+        using var health = await server.Client.GetAsync("/api/health", Ct);
+        Assert.Equal(HttpStatusCode.OK, health.StatusCode);
+    }
+
+    /// <summary>Reads what the server sent (a 408, if anything) to the end of the stream.</summary>
+    private async Task<bool> DrainsToEndAsync(NetworkStream stream)
+    {
+        var buffer = new byte[4096];
+        while (await stream.ReadAsync(buffer, Ct) > 0)
+        {
+        }
+        return true;
+    }
+
+    [Fact]
+    public async Task An_idle_keep_alive_connection_is_closed_after_HTTP_KEEPALIVE_TIMEOUT()
+    {
+        var server = await StartAsync(new() { ["HTTP_KEEPALIVE_TIMEOUT"] = "1s" });
+        using var socket = new TcpClient();
+        await socket.ConnectAsync(IPAddress.Loopback, server.Port, Ct);
+        var stream = socket.GetStream();
+        await stream.WriteAsync(Encoding.ASCII.GetBytes("GET /api/health HTTP/1.1\r\nHost: x\r\n\r\n"), Ct);
+        var buffer = new byte[4096];
+        var read = await stream.ReadAsync(buffer, Ct);
+        Assert.StartsWith("HTTP/1.1 200", Encoding.ASCII.GetString(buffer, 0, read));
+        var clock = Stopwatch.StartNew();
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        timeout.CancelAfter(TimeSpan.FromSeconds(10));
+        Assert.Equal(0, await stream.ReadAsync(buffer, timeout.Token)); // the server closed it
+        Assert.InRange(clock.Elapsed, TimeSpan.FromSeconds(0.8), TimeSpan.FromSeconds(4));
+    }
+
+    [Fact]
+    public async Task Past_HTTP_MAX_CONNECTIONS_a_new_connection_is_closed_and_the_open_ones_keep_working()
+    {
+        var server = await StartAsync(new() { ["HTTP_MAX_CONNECTIONS"] = "3" });
+        var info = JsonNode.Parse(await server.Client.GetStringAsync("/api/info", Ct))!;
+        Assert.Equal(3, (long)info["http"]!["max_connections"]!);
+        server.Client.Dispose(); // its pooled connection would count
+        var held = new List<TcpClient>();
+        try
+        {
+            for (var i = 0; i < 3; i++)
+            {
+                var c = new TcpClient();
+                await c.ConnectAsync(IPAddress.Loopback, server.Port, Ct);
+                held.Add(c);
+            }
+            await Task.Delay(300, Ct);
+            using (var extra = new HttpClient(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.Zero }) { BaseAddress = new Uri(server.BaseUrl) })
+            {
+                await Assert.ThrowsAnyAsync<HttpRequestException>(() => extra.GetAsync("/api/health", Ct));
+            }
+            // A held connection still serves.
+            var stream = held[0].GetStream();
+            await stream.WriteAsync(Encoding.ASCII.GetBytes("GET /api/health HTTP/1.1\r\nHost: x\r\n\r\n"), Ct);
+            var buffer = new byte[4096];
+            var read = await stream.ReadAsync(buffer, Ct);
+            Assert.StartsWith("HTTP/1.1 200", Encoding.ASCII.GetString(buffer, 0, read));
+        }
+        finally
+        {
+            foreach (var c in held)
+            {
+                c.Dispose();
+            }
+        }
+        // Once they are gone, new connections are served again.
+        await Task.Delay(300, Ct);
+        using var again = new HttpClient { BaseAddress = new Uri(server.BaseUrl) };
+        using var response = await again.GetAsync("/api/health", Ct);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+    }
+
+    [Theory]
+    [InlineData("HTTP_MAX_CONNECTIONS", "0", "HTTP_MAX_CONNECTIONS='0' is out of range")]
+    [InlineData("HTTP_HEADERS_TIMEOUT", "soon", "HTTP_HEADERS_TIMEOUT='soon' is not a duration")]
+    [InlineData("SHUTDOWN_TIMEOUT", "11m", "SHUTDOWN_TIMEOUT='11m' is not a duration")]
+    [InlineData("DB_POOL_TIMEOUT", "0", "DB_POOL_TIMEOUT=0 is out of range")]
+    [InlineData("DB_STATEMENT_TIMEOUT", "2h", "DB_STATEMENT_TIMEOUT='2h' is not a duration")]
+    public async Task A_bad_limit_is_one_line_and_exit_2(string key, string value, string message)
+    {
+        var ex = await Assert.ThrowsAsync<InvalidOperationException>(() =>
+            ExBuyServer.StartAsync(Engine, Cluster, new Dictionary<string, string> { [key] = value }, Ct));
+        Assert.Contains("exited with 2", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("exbuy: " + message, ex.Message, StringComparison.Ordinal);
+    }
+}
+
+public sealed class ServerLimitsSqliteTests(PostgresCluster cluster) : ServerLimitsTests("sqlite", cluster);
+
+public sealed class ServerLimitsPostgresTests(PostgresCluster cluster) : ServerLimitsTests("postgres", cluster);

@@ -29,7 +29,7 @@ public static class SeedCommandLine
     {
         var options = SeedPresets.Resolve(SeedPresets.Default);
         long? products = null, orders = null, reviews = null;
-        foreach (var (flag, value) in Tokens(args, "seed", ["--reset"]))
+        foreach (var (flag, value) in Tokens(args, "seed", ["--reset", "--if-empty"]))
         {
             switch (flag)
             {
@@ -40,6 +40,7 @@ public static class SeedCommandLine
                         RandomSeed = options.RandomSeed,
                         Reset = options.Reset,
                         Method = options.Method,
+                        IfEmpty = options.IfEmpty,
                     };
                     break;
                 case "--products":
@@ -70,6 +71,9 @@ public static class SeedCommandLine
                     break;
                 case "--reset":
                     options = options with { Reset = true };
+                    break;
+                case "--if-empty":
+                    options = options with { IfEmpty = true };
                     break;
                 default:
                     throw Unknown("seed", flag);
@@ -175,7 +179,7 @@ public static class SeedCommandLine
     private static CommandException Unknown(string command, string flag) => new(command switch
     {
         "seed" => $"unknown option '{flag}' for seed: use --preset small|medium|large, --products N, --orders N, --reviews N, "
-            + "--batch-size N, --random-seed N, --method copy|insert, --reset.",
+            + "--batch-size N, --random-seed N, --method copy|insert, --reset, --if-empty.",
         "warmup" => $"unknown option '{flag}' for warmup: use --url URL, --requests N.",
         _ => $"unknown option '{flag}' for {command}: it takes no options.",
     });
@@ -189,6 +193,7 @@ public static class SeedCommandLine
                            --random-seed N    same seed, same rows on either engine (default {SeedOptions.DefaultRandomSeed})
                            --method copy|insert   binary COPY (PostgreSQL default) or multi-row INSERTs (SQLite)
                            --reset            replace existing rows (otherwise a non-empty database is refused)
+                           --if-empty         seed only an empty database; a non-empty one is left as it is (exit 0)
           reset          empty every table and restart the id sequences
           warmup         a bounded pass over every read endpoint, optimize=false and true, then a summary
                            --url URL          default {Hosting.DefaultUrl}

@@ -25,7 +25,7 @@ public static class SeedCommands
         var method = Seeder.ResolveMethod(database, options.Method);
         Console.WriteLine($"exbuy seed: {options.Products:N0} products, {options.Orders:N0} orders, {options.Reviews:N0} reviews "
             + $"into {database.Describe()} (method {method.ToString().ToLowerInvariant()}, random seed {options.RandomSeed}, "
-            + $"batch size {options.BatchSize}{(options.Reset ? ", reset" : "")})");
+            + $"batch size {options.BatchSize}{(options.Reset ? ", reset" : "")}{(options.IfEmpty ? ", if empty" : "")})");
         try
         {
             if (!await DatabaseStartup.PrepareSchemaAsync(host.Services, database, ct))
@@ -35,6 +35,11 @@ public static class SeedCommands
             var report = Interactive()
                 ? await SpectreSeedProgress.RunAsync(progress => Seeder.SeedAsync(host.Services, options, progress, ct))
                 : await Seeder.SeedAsync(host.Services, options, new PlainSeedProgress(Console.Out), ct);
+            if (report.Skipped is { } reason)
+            {
+                Console.WriteLine($"exbuy seed: {reason}; nothing to do (--if-empty).");
+                return 0;
+            }
             Console.WriteLine($"exbuy seed: loaded {report.Counts()} in {report.Elapsed.TotalSeconds:F1} s");
             SeedSummary.Write(report, Console.Out);
             return 0;

@@ -418,12 +418,15 @@ public sealed class DashboardConfigTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    [Fact]
-    public async Task PrometheusConfigPassesPromtoolCheckConfig()
+    /// <summary>The host configuration and docker-compose.yml's (same jobs, compose service names as targets).</summary>
+    [Theory]
+    [InlineData("deploy/prometheus/prometheus.yml")]
+    [InlineData("deploy/prometheus/prometheus.compose.yml")]
+    public async Task PrometheusConfigPassesPromtoolCheckConfig(string file)
     {
         var promtool = Tools.Require("promtool", "apt-get install -y prometheus");
-        var (exit, output) = await Tools.RunAsync(promtool, ["check", "config", Repo.File("deploy/prometheus/prometheus.yml")], null, Ct);
-        Assert.True(exit == 0, $"promtool check config failed (exit {exit}): {output}");
+        var (exit, output) = await Tools.RunAsync(promtool, ["check", "config", Repo.File(file)], null, Ct);
+        Assert.True(exit == 0, $"promtool check config {file} failed (exit {exit}): {output}");
     }
 
     [Fact]

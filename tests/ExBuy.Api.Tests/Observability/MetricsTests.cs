@@ -261,8 +261,20 @@ public static class Tools
         .Select(dir => Path.Combine(dir, name))
         .FirstOrDefault(File.Exists);
 
-    /// <summary>Runs a tool to completion (bounded), feeding <paramref name="stdin"/>; returns the exit code and stdout+stderr.</summary>
-    public static async Task<(int Exit, string Output)> RunAsync(string file, IEnumerable<string> arguments, string? stdin, CancellationToken ct)
+    /// <summary>
+    /// Runs a tool to completion (bounded), feeding <paramref name="stdin"/>; returns the exit code and stdout+stderr.
+    /// <paramref name="configure"/> may set the working directory or the environment before it starts.
+    /// </summary>
+    public static async Task<(int Exit, string Output)> RunAsync(string file, IEnumerable<string> arguments, string? stdin, CancellationToken ct,
+        Action<ProcessStartInfo>? configure = null)
+    {
+        var (exit, stdout, stderr) = await RunSeparatelyAsync(file, arguments, stdin, ct, configure);
+        return (exit, stdout + stderr);
+    }
+
+    /// <summary>As <see cref="RunAsync"/>, with stdout and stderr apart (for a tool whose stdout is data).</summary>
+    public static async Task<(int Exit, string Stdout, string Stderr)> RunSeparatelyAsync(string file, IEnumerable<string> arguments, string? stdin,
+        CancellationToken ct, Action<ProcessStartInfo>? configure = null)
     {
         var psi = new ProcessStartInfo(file)
         {
@@ -275,6 +287,7 @@ public static class Tools
         {
             psi.ArgumentList.Add(argument);
         }
+        configure?.Invoke(psi);
         using var process = Process.Start(psi) ?? throw new InvalidOperationException($"could not start {file}");
         var stdout = process.StandardOutput.ReadToEndAsync(ct);
         var stderr = process.StandardError.ReadToEndAsync(ct);
@@ -286,6 +299,6 @@ public static class Tools
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
         timeout.CancelAfter(TimeSpan.FromSeconds(60));
         await process.WaitForExitAsync(timeout.Token);
-        return (process.ExitCode, (await stdout) + (await stderr));
+        return (process.ExitCode, await stdout, await stderr);
     }
 }

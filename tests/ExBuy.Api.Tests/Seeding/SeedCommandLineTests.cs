@@ -41,6 +41,17 @@ public sealed class SeedCommandLineTests
         Assert.Equal(new SeedOptions(300, 500_000, 900, 7, 11, true, SeedMethod.Insert), options);
     }
 
+    [Fact]
+    public void IfEmptyIsASwitchThatSurvivesAPresetAndContradictsReset()
+    {
+        Assert.False(SeedCommandLine.ParseSeed([]).IfEmpty);
+        Assert.Equal(new SeedOptions(1_000, 5_000, 10_000, IfEmpty: true), SeedCommandLine.ParseSeed(["--if-empty", "--preset", "small"]));
+        Assert.Equal("--if-empty takes no value.",
+            Assert.Throws<CommandException>(() => SeedCommandLine.ParseSeed(["--if-empty=true"])).Message);
+        Assert.StartsWith("--reset and --if-empty contradict each other",
+            Assert.Throws<CommandException>(() => SeedCommandLine.ParseSeed(["--reset", "--if-empty"])).Message, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("--products -5", "--products -5 is out of range: use 0..100000000.")]
     [InlineData("--orders abc", "--orders 'abc' is not a whole number.")]

@@ -196,6 +196,22 @@ public abstract class SeedingTests(ExBuyApp app) : EngineTests(app)
     }
 
     [Fact]
+    public async Task IfEmptySeedsAnEmptyDatabaseAndLeavesAFilledOneAsItIs()
+    {
+        await Seeder.ResetAsync(App.Services, Ct);
+        var first = await SeedAsync(Small with { IfEmpty = true });
+        Assert.Null(first.Skipped);
+        Assert.Equal(300, first.RowsOf("products"));
+        var before = await ContentHashAsync();
+
+        var second = await SeedAsync(Small with { RandomSeed = 99, Products = 500, IfEmpty = true });
+
+        Assert.Equal("database already has 300 products", second.Skipped);
+        Assert.Equal(0, second.TotalRows);
+        Assert.Equal(before, await ContentHashAsync());
+    }
+
+    [Fact]
     public async Task CancellingMidLoadLeavesThePreviousRows()
     {
         await ResetAndSeedAsync(Small);

@@ -10,7 +10,8 @@ public enum SeedMethod
 /// <summary>
 /// What to load. Counts follow the original's <c>seed_data --products --orders --reviews --batch-size</c>; the same
 /// <see cref="RandomSeed"/> gives the same rows on either engine whatever the method or batch size.
-/// <see cref="Method"/> null means the engine's fastest (copy on PostgreSQL, insert on SQLite).
+/// <see cref="Method"/> null means the engine's fastest (copy on PostgreSQL, insert on SQLite). <see cref="IfEmpty"/>
+/// turns the refusal of a non-empty database into "nothing to do", so a deployment can run the same seed on every start.
 /// </summary>
 public sealed record SeedOptions(
     int Products,
@@ -19,7 +20,8 @@ public sealed record SeedOptions(
     int BatchSize = SeedOptions.DefaultBatchSize,
     int RandomSeed = SeedOptions.DefaultRandomSeed,
     bool Reset = false,
-    SeedMethod? Method = null)
+    SeedMethod? Method = null,
+    bool IfEmpty = false)
 {
     public const int DefaultBatchSize = 5000;
     public const int DefaultRandomSeed = 42;
@@ -42,6 +44,10 @@ public sealed record SeedOptions(
         if (RandomSeed < 0)
         {
             throw new SeedException($"--random-seed {RandomSeed} is negative: use 0..{int.MaxValue}.");
+        }
+        if (Reset && IfEmpty)
+        {
+            throw new SeedException("--reset and --if-empty contradict each other: --reset replaces existing rows, --if-empty keeps them.");
         }
         if (Products == 0 && Orders > 0)
         {

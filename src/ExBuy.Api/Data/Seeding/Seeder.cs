@@ -11,6 +11,9 @@ public sealed record SeedStep(string Name, long Rows, TimeSpan Elapsed)
 
 public sealed record SeedReport(string Engine, SeedMethod Method, int RandomSeed, IReadOnlyList<SeedStep> Steps, TimeSpan Elapsed)
 {
+    /// <summary>Why nothing was loaded (<see cref="SeedOptions.IfEmpty"/> on a non-empty database), else null.</summary>
+    public string? Skipped { get; init; }
+
     public long RowsOf(string table) => Steps.FirstOrDefault(s => s.Name == table)?.Rows ?? 0;
 
     public long TotalRows => SeedTables.Names.Sum(RowsOf);
@@ -69,7 +72,11 @@ public static class Seeder
                 var busy = Array.FindIndex(counts, c => c > 0);
                 if (busy >= 0)
                 {
-                    throw new SeedException($"database already has {counts[busy]:N0} {SeedTables.Names[busy]}; use --reset to replace them.");
+                    var existing = $"database already has {counts[busy]:N0} {SeedTables.Names[busy]}";
+                    // --if-empty: nothing to do; disposing the store rolls the (read-only) transaction back.
+                    return options.IfEmpty
+                        ? new SeedReport(store.Engine, method, options.RandomSeed, steps, total.Elapsed) { Skipped = existing }
+                        : throw new SeedException($"{existing}; use --reset to replace them.");
                 }
             }
 

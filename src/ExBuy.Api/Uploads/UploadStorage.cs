@@ -96,6 +96,13 @@ internal static class UploadStorage
         {
             return Invalid("The multipart body is malformed or ended early: " + bad.Message);
         }
+        catch (IOException full) when (IsDiskFull(full))
+        {
+            // The partial file goes (finally, below); the server and every other upload carry on.
+            return TypedResults.Problem(
+                $"No space left for the upload in UPLOAD_DIR ({directory}): {full.Message}. Nothing was stored; free space or point UPLOAD_DIR elsewhere.",
+                statusCode: StatusCodes.Status507InsufficientStorage, title: "Insufficient Storage");
+        }
         finally
         {
             if (!committed)
@@ -248,6 +255,13 @@ internal static class UploadStorage
     /// </summary>
     private static bool IsMalformed(Exception ex, CancellationToken ct) =>
         !ct.IsCancellationRequested && ex is InvalidDataException or (IOException and not BadHttpRequestException);
+
+    private const int Enospc = 28;
+    private const int Edquot = 122;
+
+    /// <summary>ENOSPC or EDQUOT: .NET on Unix reports the errno as the IOException's HResult.</summary>
+    internal static bool IsDiskFull(IOException ex) =>
+        ex.HResult is Enospc or Edquot || (ex.HResult & 0xFFFF) is 0x70 or 0x27; // Windows: ERROR_DISK_FULL, ERROR_HANDLE_DISK_FULL
 
     private static ValidationProblem Invalid(string message) =>
         TypedResults.ValidationProblem(new ValidationErrors { { FileField, message } });

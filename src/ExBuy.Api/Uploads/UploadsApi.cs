@@ -14,7 +14,8 @@ public static class UploadsApi
         group.MapPost("/", CreateUpload).WithName("CreateUpload").DisableAntiforgery()
             .Accepts<UploadForm>("multipart/form-data")
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
-            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType);
+            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
+            .ProducesProblem(StatusCodes.Status507InsufficientStorage);
         group.MapGet("/{id}", GetUpload).WithName("GetUpload");
         return app;
     }

@@ -66,13 +66,14 @@ public static class DataSetup
 
 /// <summary>
 /// Per-connection SQLite settings: WAL lets readers run beside the writer; synchronous=NORMAL is durable in WAL mode and
-/// avoids an fsync per commit; foreign keys are off by default in SQLite. The busy timeout is the connection string's
+/// avoids an fsync per commit; foreign keys are off by default in SQLite; journal_size_limit truncates the WAL back to
+/// 64 MiB after each checkpoint (SQLite checkpoints every 1000 pages by itself), so a write storm cannot grow it for good. The busy timeout is the connection string's
 /// Default Timeout (Microsoft.Data.Sqlite retries SQLITE_BUSY until then).
 /// </summary>
 internal sealed class SqlitePragmas : DbConnectionInterceptor
 {
     public static readonly SqlitePragmas Instance = new();
-    private const string Sql = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;";
+    private const string Sql = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA journal_size_limit=67108864;";
 
     public override void ConnectionOpened(DbConnection connection, ConnectionEndEventData eventData) => Apply(connection);
 

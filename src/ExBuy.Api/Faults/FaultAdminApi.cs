@@ -86,7 +86,16 @@ public static class FaultAdminApi
         FaultRule[] parsed = [];
         if (body is not null)
         {
-            parsed = Parse(body.RootElement, options.MaxDelay, routes, DateTimeOffset.UtcNow, errors);
+            try
+            {
+                parsed = Parse(body.RootElement, options.MaxDelay, routes, DateTimeOffset.UtcNow, errors);
+            }
+            catch (InvalidOperationException) when (!errors.ContainsKey("body"))
+            {
+                // JsonDocument checks a string's text only when it is read: a lone surrogate escape (\ud800) or invalid
+                // UTF-8 in a name or a value surfaces here, not as a JsonException.
+                errors.Add("body", "The JSON contains text that is not valid Unicode (a lone surrogate escape such as \\ud800, or invalid UTF-8).");
+            }
         }
         if (!errors.IsValid)
         {

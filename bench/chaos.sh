@@ -25,12 +25,7 @@ bench_frame chaos
 
 PG_FSYNC=on pg_start
 build_release
-echo "bench: seeding preset $PRESET"
-SEED_ON_EMPTY=none timeout 1800 dotnet "$API_DLL" seed --preset "$PRESET" >"$WORK/seed.log" 2>&1 || { cat "$WORK/seed.log"; die "seed failed"; }
-ADMIN_TOKEN=$(python3 -c 'import secrets; print(secrets.token_hex(16))')
-export ADMIN_TOKEN
-SEED_ON_EMPTY=none LOG_LEVEL=WARNING start exbuy dotnet "$API_DLL"
-URL="http://127.0.0.1:${PORT[exbuy]}"
+start_seeded_exbuy "$PRESET"
 echo "bench: ExBuy on $URL (PostgreSQL with fsync on: a restart loses nothing committed)"
 
 # The runner's windows: one per phase, no injected faults (the faults here are real ones, done below).

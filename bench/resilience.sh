@@ -31,12 +31,8 @@ bench_frame resilience
 
 pg_start
 build_release
-echo "bench: seeding preset $PRESET"
-SEED_ON_EMPTY=none timeout 1800 dotnet "$API_DLL" seed --preset "$PRESET" >"$WORK/seed.log" 2>&1 || { cat "$WORK/seed.log"; die "seed failed"; }
-ADMIN_TOKEN=$(python3 -c 'import secrets; print(secrets.token_hex(16))')
-export ADMIN_TOKEN
-SEED_ON_EMPTY=none LOG_LEVEL=WARNING FAULT_SEED=$SEED start exbuy dotnet "$API_DLL"
-URL="http://127.0.0.1:${PORT[exbuy]}"
+export FAULT_SEED=$SEED
+start_seeded_exbuy "$PRESET"
 echo "bench: ExBuy on $URL; timeline $TIMELINE"
 
 load_run resilience --scenario mixed --base-url "$URL" --vus "$VUS" --duration "${DURATION}s" --warmup "${WARMUP}s" \

@@ -26,12 +26,7 @@ bench_frame soak
 
 pg_start
 build_release
-echo "bench: seeding preset $PRESET"
-SEED_ON_EMPTY=none timeout 1800 dotnet "$API_DLL" seed --preset "$PRESET" >"$WORK/seed.log" 2>&1 || { cat "$WORK/seed.log"; die "seed failed"; }
-ADMIN_TOKEN=$(python3 -c 'import secrets; print(secrets.token_hex(16))')
-export ADMIN_TOKEN
-SEED_ON_EMPTY=none LOG_LEVEL=WARNING start exbuy dotnet "$API_DLL"
-URL="http://127.0.0.1:${PORT[exbuy]}"
+start_seeded_exbuy "$PRESET"
 SERVER_PID=$(pids_on "${PORT[exbuy]}" | head -1)
 [ -n "$SERVER_PID" ] || die "no process listens on ${PORT[exbuy]}"
 echo "bench: ExBuy on $URL (pid $SERVER_PID); $RATE req/s for $DURATION s in windows of $WINDOW s"

@@ -54,6 +54,18 @@ print(math.ceil(ms / 1000))
 EOF
 }
 
+# After pg_start and build_release: seeds a preset, then starts ExBuy (Release) as `exbuy` with a random ADMIN_TOKEN
+# (exported, so the runner's --faults finds it) and sets URL. Extra settings for ExBuy: export them before the call.
+start_seeded_exbuy() { # preset
+  echo "bench: seeding preset $1"
+  SEED_ON_EMPTY=none timeout 1800 dotnet "$API_DLL" seed --preset "$1" >"$WORK/seed.log" 2>&1 || { cat "$WORK/seed.log"; die "seed failed"; }
+  ADMIN_TOKEN=$(python3 -c 'import secrets; print(secrets.token_hex(16))')
+  export ADMIN_TOKEN
+  SEED_ON_EMPTY=none LOG_LEVEL=WARNING start exbuy dotnet "$API_DLL"
+  # shellcheck disable=SC2034 # read by the calling script
+  URL="http://127.0.0.1:${PORT[exbuy]}"
+}
+
 LOAD_PID=""; LOAD_RC=""; LOAD_JSON=""; LOAD_LABEL=""
 load_run_bg() { # label args... (the runner's options; --duration and --warmup must be given)
   local label=$1 a prev="" dur=0 warm=0; shift

@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using ExBuy.Api.Common;
+using ExBuy.Api.OpenApi;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace ExBuy.Api.Faults;
@@ -52,9 +53,9 @@ public static class FaultAdminApi
                 statusCode: StatusCodes.Status401Unauthorized, title: "Unauthorized");
         });
         group.MapGet("", Get).WithName("GetFaultRules");
-        group.MapPut("", Put).WithName("PutFaultRules").Accepts<FaultRuleDto[]>("application/json");
+        group.MapPut("", Put).WithName("PutFaultRules").WithDocumentedBody(typeof(FaultRuleDto[]), "application/json");
         group.MapDelete("", Delete).WithName("DeleteFaultRules");
-        group.MapPut("/seed", PutSeed).WithName("PutFaultSeed").Accepts<FaultSeedDto>("application/json");
+        group.MapPut("/seed", PutSeed).WithName("PutFaultSeed").WithDocumentedBody(typeof(FaultSeedDto), "application/json");
         return app;
     }
 
@@ -86,16 +87,7 @@ public static class FaultAdminApi
         FaultRule[] parsed = [];
         if (body is not null)
         {
-            try
-            {
-                parsed = Parse(body.RootElement, options.MaxDelay, routes, DateTimeOffset.UtcNow, errors);
-            }
-            catch (InvalidOperationException) when (!errors.ContainsKey("body"))
-            {
-                // JsonDocument checks a string's text only when it is read: a lone surrogate escape (\ud800) or invalid
-                // UTF-8 in a name or a value surfaces here, not as a JsonException.
-                errors.Add("body", "The JSON contains text that is not valid Unicode (a lone surrogate escape such as \\ud800, or invalid UTF-8).");
-            }
+            parsed = Parse(body.RootElement, options.MaxDelay, routes, DateTimeOffset.UtcNow, errors);
         }
         if (!errors.IsValid)
         {
@@ -145,9 +137,20 @@ public static class FaultAdminApi
 
     private static async Task<JsonDocument?> ReadBodyAsync(HttpRequest request, ValidationErrors errors, CancellationToken ct)
     {
+        JsonDocument? document = null;
         try
         {
-            return await JsonDocument.ParseAsync(request.Body, default, ct);
+            document = await JsonDocument.ParseAsync(request.Body, default, ct);
+            ReadAllText(document.RootElement);
+            return document;
+        }
+        catch (InvalidOperationException)
+        {
+            // JsonDocument checks a string's text only when it is read: a lone surrogate escape (\ud800) or invalid UTF-8
+            // in a name or a value would surface later, wherever it is read, as an InvalidOperationException.
+            document?.Dispose();
+            errors.Add("body", "The JSON contains text that is not valid Unicode (a lone surrogate escape such as \\ud800, or invalid UTF-8).");
+            return null;
         }
         catch (JsonException e)
         {
@@ -155,6 +158,30 @@ public static class FaultAdminApi
                 ? Messages.BodyRequired
                 : $"The request body is not valid JSON ({e.Message.Split(" Path:")[0]})");
             return null;
+        }
+    }
+
+    /// <summary>Reads every member name and string once, so text that is not valid Unicode is refused up front.</summary>
+    private static void ReadAllText(JsonElement element)
+    {
+        switch (element.ValueKind)
+        {
+            case JsonValueKind.String:
+                _ = element.GetString();
+                break;
+            case JsonValueKind.Array:
+                foreach (var item in element.EnumerateArray())
+                {
+                    ReadAllText(item);
+                }
+                break;
+            case JsonValueKind.Object:
+                foreach (var member in element.EnumerateObject())
+                {
+                    _ = member.Name;
+                    ReadAllText(member.Value);
+                }
+                break;
         }
     }
 

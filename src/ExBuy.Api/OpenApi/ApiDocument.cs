@@ -122,6 +122,21 @@ public static class ApiDocument
             operation.Parameters.Add(ToParameter(p));
         }
 
+        if (operation.RequestBody is null && metadata.OfType<DocumentedBody>().LastOrDefault() is { } documented)
+        {
+            IOpenApiSchema schema = await context.GetOrCreateSchemaAsync(documented.Type, null, ct);
+            if (!documented.Type.IsArray)
+            {
+                context.Document?.AddComponent(documented.Type.Name, (OpenApiSchema)schema);
+                schema = new OpenApiSchemaReference(documented.Type.Name, context.Document);
+            }
+            operation.RequestBody = new OpenApiRequestBody
+            {
+                Required = true,
+                Content = new Dictionary<string, OpenApiMediaType> { [documented.ContentType] = new() { Schema = schema } },
+            };
+        }
+
         operation.Responses ??= [];
         var usesDatabase = metadata.OfType<System.Reflection.MethodInfo>()
             .Any(m => m.GetParameters().Any(p => p.ParameterType == typeof(ExBuyDb)));
@@ -198,6 +213,16 @@ public static class ApiDocument
         }
         return new OpenApiSchemaReference(name, context.Document);
     }
+
+    /// <summary>
+    /// Documents a body the handler reads itself. Unlike <c>Accepts</c>, it takes no part in routing: <c>Accepts</c> would
+    /// make the router answer 415 to another content type before the handler (or the admin API's token check) runs.
+    /// </summary>
+    public static TBuilder WithDocumentedBody<TBuilder>(this TBuilder builder, Type type, string contentType)
+        where TBuilder : IEndpointConventionBuilder =>
+        builder.WithMetadata(new DocumentedBody(type, contentType));
+
+    private sealed record DocumentedBody(Type Type, string ContentType);
 
     private static OpenApiParameter ToParameter(QueryParameter p)
     {

@@ -1,3 +1,4 @@
+using ExBuy.Api.OpenApi;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Net.Http.Headers;
@@ -12,7 +13,7 @@ public static class UploadsApi
         // The handler reads the multipart body itself (no IFormFile / [FromForm] binding), so the framework attaches no
         // antiforgery requirement; saying so explicitly keeps it that way if AddAntiforgery() is ever registered.
         group.MapPost("/", CreateUpload).WithName("CreateUpload").DisableAntiforgery()
-            .Accepts<UploadForm>("multipart/form-data")
+            .WithDocumentedBody(typeof(UploadForm), "multipart/form-data")
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
             .ProducesProblem(StatusCodes.Status507InsufficientStorage);

@@ -28,9 +28,13 @@ public abstract record JsonTree
     /// </summary>
     public IEnumerable<string> FieldPaths() => ["body", .. ChildPaths("")];
 
-    /// <summary>A reader position with its quoted member names (<c>['a b']</c>) written dotted, as <see cref="FieldPaths"/> writes them.</summary>
+    /// <summary>
+    /// A reader position with its quoted member names (<c>['a b']</c>) written dotted, as <see cref="FieldPaths"/> writes
+    /// them. System.Text.Json writes the name as it is between <c>['</c> and <c>']</c>, escaping nothing (<c>['\']</c> is
+    /// the member named by one backslash).
+    /// </summary>
     public static string Dotted(string path) =>
-        Regex.Replace(path, @"\['((?:[^'\\]|\\.)*)'\]", m => "." + m.Groups[1].Value.Replace("\\'", "'", StringComparison.Ordinal)).TrimStart('.');
+        Regex.Replace(path, @"\['(.*?)'\](?=\.|\[|$)", m => "." + m.Groups[1].Value).TrimStart('.');
 
     private IEnumerable<string> ChildPaths(string prefix)
     {

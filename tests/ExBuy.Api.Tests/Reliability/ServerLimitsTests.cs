@@ -177,8 +177,10 @@ public abstract class ServerLimitsTests(string engine, PostgresCluster cluster) 
                 var c = new TcpClient();
                 await c.ConnectAsync(IPAddress.Loopback, server.Port, Ct);
                 held.Add(c);
+                // A request answered on it: the server has surely accepted (and counts) this connection.
+                await c.GetStream().WriteAsync(Encoding.ASCII.GetBytes("GET /api/health HTTP/1.1\r\nHost: x\r\n\r\n"), Ct);
+                Assert.StartsWith("HTTP/1.1 200", await ReadResponseAsync(c.GetStream()));
             }
-            await Task.Delay(300, Ct);
             using (var extra = new HttpClient(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.Zero }) { BaseAddress = new Uri(server.BaseUrl) })
             {
                 await Assert.ThrowsAnyAsync<HttpRequestException>(() => extra.GetAsync("/api/health", Ct));

@@ -312,6 +312,11 @@ public abstract class ServerVariantTests(string engine, PostgresCluster cluster)
     [InlineData("DB_POOL_MIN", "500", "DB_POOL_MIN=500 is out of range")]
     [InlineData("DB_AUTO_PREPARE", "-3", "DB_AUTO_PREPARE=-3 is out of range")]
     [InlineData("DB_MULTIPLEXING", "perhaps", "DB_MULTIPLEXING='perhaps' is not a boolean")]
+    [InlineData("HTTP_MAX_CONNECTIONS", "0", "HTTP_MAX_CONNECTIONS='0' is out of range")]
+    [InlineData("HTTP_HEADERS_TIMEOUT", "soon", "HTTP_HEADERS_TIMEOUT='soon' is not a duration")]
+    [InlineData("SHUTDOWN_TIMEOUT", "11m", "SHUTDOWN_TIMEOUT='11m' is not a duration")]
+    [InlineData("DB_POOL_TIMEOUT", "0", "DB_POOL_TIMEOUT=0 is out of range")]
+    [InlineData("DB_STATEMENT_TIMEOUT", "2h", "DB_STATEMENT_TIMEOUT='2h' is not a duration")]
     public async Task BadValueIsOneLineAndANonZeroExit(string key, string value, string message)
     {
         var environment = new Dictionary<string, string> { [key] = value };

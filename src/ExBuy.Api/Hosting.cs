@@ -45,6 +45,11 @@ public static class Hosting
         var server = ServerOptions.FromConfiguration(builder.Configuration);
         var services = builder.Services;
         services.AddSingleton(limits);
+        services.AddSingleton<ShutdownDrain>();
+        if (limits.ShutdownDelay > TimeSpan.Zero)
+        {
+            services.AddHostedService(sp => sp.GetRequiredService<ShutdownDrain>());
+        }
         services.Configure<HostOptions>(o => o.ShutdownTimeout = limits.ShutdownTimeout);
         services.AddSingleton(server);
         if (server.WorkerIndex is not null)
@@ -87,6 +92,10 @@ public static class Hosting
 
     public static WebApplication UseExBuy(this WebApplication app)
     {
+        if (app.Services.GetRequiredService<HttpLimits>().ShutdownDelay > TimeSpan.Zero)
+        {
+            ShutdownDrain.UseShutdownDrain(app);
+        }
         app.UseRequestObservation();
         app.UseSyncWorkers();
         // Explicit, so the fault middleware sees the endpoint's route template (minimal APIs would otherwise add routing

@@ -17,7 +17,8 @@ public static class Cli
                 .WithDescription("run a scenario of load/scenarios.json against an ExBuy contract server (closed model: --vus; open model: --rate)")
                 .WithExample("run", "--scenario", "mixed", "--base-url", "http://127.0.0.1:8000", "--duration", "60s")
                 .WithExample("run", "--scenario", "read-only", "--rate", "500", "--max-vus", "200", "--threshold", "p95<200ms")
-                .WithExample("run", "--scenario", "mixed", "--duration", "60s", "--faults", "load/faults/timeline.json");
+                .WithExample("run", "--scenario", "mixed", "--duration", "60s", "--faults", "load/faults/timeline.json")
+                .WithExample("run", "--scenario", "mixed", "--vus", "64", "--seed", "7", "--shard", "1/2", "--start-at", "2026-01-01T12:00:00Z");
             c.AddCommand<CompareServersCommand>("compare-servers")
                 .WithDescription("start two or more ExBuy server variants (environment per variant) on 8000, 8001, … against the same database, drive the same scenario at each in alternation, record every run and print the comparison")
                 .WithExample("compare-servers", "A=SERVER_MODE=async", "B=SERVER_MODE=sync THREADS=8", "--scenario", "mixed", "--duration", "30s")
@@ -34,8 +35,9 @@ public static class Cli
                 .WithExample("history", "--last", "10")
                 .WithExample("history", "--last", "2", "--ids");
             c.AddCommand<MergeCommand>("merge")
-                .WithDescription("merge the results of runner processes or machines that ran at the same time into one exbuy-load/1 result (histograms added exactly)")
-                .WithExample("merge", "results/a.json", "results/b.json", "--out", "results/merged.json");
+                .WithDescription("merge the results of runner processes or machines that ran at the same time into one exbuy-load/1 result (histograms added exactly); the n results of run --shard i/n give one run with the correctness verdict of their added ledgers")
+                .WithExample("merge", "results/a.json", "results/b.json", "--out", "results/merged.json")
+                .WithExample("merge", "results/mixed-20260101T115950Z-shard1of2.json", "results/mixed-20260101T115951Z-shard2of2.json", "--base-url", "http://127.0.0.1:8000");
             c.AddCommand<HtmlReport.ReportCommand>("report")
                 .WithDescription("one self-contained HTML page (uPlot inlined, no network) of one or more result files: RPS, p50/p95/p99 and errors over time (runs overlaid), per-operation latency distribution, server metrics, correctness")
                 .WithExample("report", "results/mixed-20260101T120000Z.json", "results/mixed-20260101T130000Z.json", "--out", "results/report.html");

@@ -35,7 +35,7 @@ public sealed class Ledger
     public void Unknown(long product) { if (_index.TryGetValue(product, out var i)) Interlocked.Increment(ref _unknown[i]); }
     public void Violation(string what) { if (Violations.Count < 1000) Violations.Enqueue(what); }
 
-    /// <summary>After warm-up: effects start from zero; unknown marks stay (such a write may still land).</summary>
+    /// <summary>After warm-up (runs without --shard or --start-at): effects start from zero; unknown marks stay (such a write may still land).</summary>
     public void ResetEffects()
     {
         Array.Clear(_ordered); Array.Clear(_reserved); Array.Clear(_cancelled);
@@ -53,12 +53,31 @@ public sealed class Ledger
 public sealed record ProductCheck(long ProductId, long Start, long? End, long Ordered, long Reserved, long Cancelled, long Unknown, string State, string? Detail);
 
 /// <summary>The correctness verdict of a run with writes.</summary>
+/// <remarks><see cref="Deferred"/>: a shard's report: the stock of shared products is verified by `merge` of every shard, so only what one
+/// shard can know alone is checked here (negative stock, order totals); <see cref="Verified"/> is then 0.</remarks>
 public sealed record CorrectnessReport(bool Checked, bool Ok, int Products, int Verified, int Unverifiable, IReadOnlyList<ProductCheck> Violations,
-    IReadOnlyList<ProductCheck> UnverifiableProducts, IReadOnlyList<string> OtherViolations, string Note)
+    IReadOnlyList<ProductCheck> UnverifiableProducts, IReadOnlyList<string> OtherViolations, string Note, bool Deferred = false)
 {
     public static readonly string ExclusivityNote = "the check is valid only when nothing else writes to the target during the run";
 
     public static CorrectnessReport NotChecked(string why) => new(false, true, 0, 0, 0, [], [], [], why);
+
+    /// <summary>
+    /// A shard's verdict: the other shards write to the same products, so start − ordered − reserved + cancelled = end cannot hold for
+    /// one shard's ledger; only a negative stock and the ledger's own violations (order totals, negative remaining_stock) are reported here.
+    /// </summary>
+    public static CorrectnessReport DeferredToMerge(Ledger ledger, IReadOnlyDictionary<long, long> start, IReadOnlyDictionary<long, long?> end, string note)
+    {
+        var violations = new List<ProductCheck>();
+        foreach (var id in ledger.ProductIds)
+        {
+            if (!start.TryGetValue(id, out var s)) continue;
+            var (o, r, c, u) = ledger.Of(id);
+            if (end.TryGetValue(id, out var e) && e is < 0) violations.Add(new(id, s, e, o, r, c, u, "violation", $"stock is negative ({e})"));
+        }
+        var others = ledger.Violations.ToList();
+        return new CorrectnessReport(true, violations.Count == 0 && others.Count == 0, start.Count, 0, 0, violations, [], others, note, Deferred: true);
+    }
 
     public static CorrectnessReport Evaluate(Ledger ledger, IReadOnlyDictionary<long, long> start, IReadOnlyDictionary<long, long?> end)
     {

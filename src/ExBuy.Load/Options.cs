@@ -46,6 +46,22 @@ public class RunSettings : CommandSettings
     public string? Label { get; set; }
     [CommandOption("--admin-token <TOKEN>")] [Description("bearer token of the target's admin API (with --faults); ADMIN_TOKEN as fallback, the variable the server reads")]
     public string? AdminToken { get; set; }
+    [CommandOption("--shard <I/N>")] [Description("run shard I of N generators (1 <= I <= N <= 64) of one run: --rate divided by N; --vus and --max-vus split evenly (the first V mod N shards get one more; at least one max-vus slot each); the same --seed in every shard (required); its correctness verdict is deferred to `merge` of the N results")]
+    public string? Shard { get; set; }
+    [CommandOption("--start-at <TIME>")] [Description("set up at once, then wait until TIME (Unix seconds or an ISO-8601 UTC instant, e.g. 2026-01-01T12:00:00Z) to start the warm-up; set-up ending after TIME is an error (exit 1)")]
+    public string? StartAt { get; set; }
+}
+
+/// <summary>
+/// `--shard i/n`: this process's share of a run driven by n generators. VUs (closed model) or VU slots (open model) are numbered
+/// across the shards: shard i's first is <see cref="VuOffset"/>, so the shards together draw the streams one process would.
+/// </summary>
+public sealed record ShardPlan(int Index, int Count, int VuOffset, int? TotalVus, double? TotalRate, int? TotalMaxVus)
+{
+    public override string ToString() => $"{Index}/{Count}";
+
+    /// <summary>Shard <paramref name="i"/>'s part of <paramref name="total"/> split over <paramref name="n"/>: the first total mod n get one more.</summary>
+    public static int Share(int total, int i, int n) => total / n + (i <= total % n ? 1 : 0);
 }
 
 public sealed class OptionException(string message) : Exception(message);
@@ -78,6 +94,13 @@ public sealed record RunOptions
     public string? Label { get; init; }
     /// <summary>--admin-token or ADMIN_TOKEN; set whenever <see cref="Faults"/> is.</summary>
     public string? AdminToken { get; init; }
+    /// <summary>--shard; null = the whole run in this process. <see cref="Vus"/>, <see cref="Rate"/> and <see cref="MaxVus"/> are this shard's share.</summary>
+    public ShardPlan? Shard { get; init; }
+    /// <summary>--start-at: the warm-up starts at this instant, after set-up.</summary>
+    public DateTimeOffset? StartAt { get; init; }
+    /// <summary>The start stock is read at set-up (before the warm-up) and the ledger counts from there: with --shard or --start-at,
+    /// so that every shard's snapshot precedes every shard's writes.</summary>
+    public bool SnapshotAtSetUp => Shard is not null || StartAt is not null;
     /// <summary>The measured phase: ramp-up + hold + ramp-down (the time axis of the series and of fault timelines).</summary>
     public TimeSpan MeasuredLength => RampUp + Duration + RampDown;
     /// <summary>Extra request headers (tests use them to talk to fakes); not an option.</summary>
@@ -115,6 +138,16 @@ public static partial class Options
         if (ms > 86400_000.0 * 7) return false;
         value = TimeSpan.FromMilliseconds(ms);
         return true;
+    }
+
+    /// <summary>Unix seconds (fractions allowed) or an ISO-8601 instant with Z or an offset (a local time without one is refused: ambiguous across machines).</summary>
+    public static DateTimeOffset? ParseInstant(string text)
+    {
+        text = text.Trim();
+        if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var unix))
+            return unix is > 0 and < 253_402_300_799 ? DateTimeOffset.FromUnixTimeMilliseconds((long)Math.Round(unix * 1000)) : null;
+        if (!Regex.IsMatch(text, @"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$", RegexOptions.IgnoreCase)) return null;
+        return DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal, out var t) ? t.ToUniversalTime() : null;
     }
 
     public static string FormatDuration(TimeSpan t) =>
@@ -230,8 +263,43 @@ public static partial class Options
         }
         else if (s.AdminToken is not null) throw new OptionException("--admin-token: only with --faults");
 
+        ShardPlan? shard = null;
+        if (s.Shard is not null)
+        {
+            var m = Regex.Match(s.Shard.Trim(), @"^(\d{1,3})/(\d{1,3})$");
+            int i = 0, n = 0;
+            if (!m.Success || !int.TryParse(m.Groups[1].Value, CultureInfo.InvariantCulture, out i) || !int.TryParse(m.Groups[2].Value, CultureInfo.InvariantCulture, out n)
+                || i < 1 || i > n || n > 64)
+                throw new OptionException($"--shard: '{s.Shard}' must be i/n with 1 <= i <= n <= 64 (e.g. 1/2 and 2/2 for two generators)");
+            if (!seedGiven) throw new OptionException("--shard: give every shard the same --seed (the products every shard samples and the VUs' random streams derive from it)");
+            if (rate is null)
+            {
+                var mine = ShardPlan.Share(vus, i, n);
+                if (mine == 0)
+                    throw new OptionException($"--shard: shard {i}/{n} would get 0 of the {vus} VUs (each shard needs at least one): lower n to at most {vus} or raise --vus");
+                shard = new ShardPlan(i, n, Enumerable.Range(1, i - 1).Sum(k => ShardPlan.Share(vus, k, n)), vus, null, null);
+                vus = mine;
+            }
+            else
+            {
+                // Every shard keeps at least one slot, so with --max-vus below n the shards together allow n in flight.
+                int Slots(int k) => Math.Max(1, ShardPlan.Share(maxVus, k, n));
+                shard = new ShardPlan(i, n, Enumerable.Range(1, i - 1).Sum(Slots), null, rate, maxVus);
+                rate /= n;
+                maxVus = Slots(i);
+            }
+        }
+        DateTimeOffset? startAt = null;
+        if (s.StartAt is not null)
+        {
+            startAt = ParseInstant(s.StartAt)
+                ?? throw new OptionException($"--start-at: '{s.StartAt}' is not a Unix time in seconds (e.g. 1767268800) nor an ISO-8601 UTC instant (e.g. 2026-01-01T12:00:00Z)");
+            if (startAt > DateTimeOffset.UtcNow.AddDays(1)) throw new OptionException($"--start-at: '{s.StartAt}' is more than 24 h ahead ({startAt:yyyy-MM-dd'T'HH:mm:ss'Z'})");
+        }
+
         return new RunOptions
         {
+            Shard = shard, StartAt = startAt,
             ScenarioName = scenario.Name, File = file, BaseUrl = url, Duration = duration, Vus = vus, RampUp = rampUp, RampDown = rampDown,
             Warmup = warmup, Seed = seed, SeedGiven = seedGiven, LockType = lockText ?? scenario.LockType, Rate = rate, MaxVus = maxVus,
             Thresholds = thresholds, OutDir = outDir, Timeout = timeout,

@@ -105,7 +105,9 @@ public static class Report
         void Line(string markup, string text) { if (plain) console.Profile.Out.Writer.WriteLine(text); else console.MarkupLine(markup); }
         if (!c.Checked) { Line($"correctness: not checked ({Markup.Escape(c.Note)})", $"correctness: not checked ({c.Note})"); return; }
         var head = $"{c.Products} products, {c.Verified} verified, {c.Unverifiable} unverifiable (writes with unknown outcome)";
-        if (c.Ok) Line($"[green]correctness: OK[/] ({head})", $"correctness: OK ({head})");
+        if (c.Deferred) head = $"{c.Products} products: ledger and snapshots recorded for merge";
+        if (c.Ok && c.Deferred) Line($"[blue]correctness: deferred to merge[/] ({Markup.Escape(head)})", $"correctness: deferred to merge ({head})");
+        else if (c.Ok) Line($"[green]correctness: OK[/] ({head})", $"correctness: OK ({head})");
         else
         {
             var what = $"{c.Violations.Count} product(s) with stock that does not add up, {c.OtherViolations.Count} other";
@@ -178,7 +180,8 @@ public static class Report
             });
         var correctness = new JsonObject
         {
-            ["checked"] = c.Checked, ["ok"] = c.Ok, ["products"] = c.Products, ["verified"] = c.Verified, ["unverifiable"] = c.Unverifiable,
+            ["checked"] = c.Checked, ["ok"] = c.Ok, ["deferred"] = c.Deferred ? true : null,
+            ["verdict"] = c.Deferred ? (c.Ok ? "deferred" : "VIOLATION") : null, ["products"] = c.Products, ["verified"] = c.Verified, ["unverifiable"] = c.Unverifiable,
             ["orders_placed"] = workload.Ledger.OrdersPlaced, ["unknown_writes"] = workload.Ledger.UnknownWrites,
             ["violations"] = new JsonArray(c.Violations.Select(ProductJson).ToArray()),
             ["unverifiable_products"] = new JsonArray(c.UnverifiableProducts.Take(200).Select(ProductJson).ToArray()),
@@ -189,7 +192,7 @@ public static class Report
         return new JsonObject
         {
             ["schema"] = "exbuy-load/1",
-            ["run_id"] = $"{o.Scenario.Name}-{startedAt.UtcDateTime.ToString("yyyyMMdd'T'HHmmss'Z'", Inv)}-{o.Seed}",
+            ["run_id"] = $"{o.Scenario.Name}-{startedAt.UtcDateTime.ToString("yyyyMMdd'T'HHmmss'Z'", Inv)}-{o.Seed}{ShardSuffix(o)}",
             ["scenario"] = o.Scenario.Name,
             ["label"] = o.Label,
             ["description"] = o.Scenario.Description,
@@ -256,6 +259,9 @@ public static class Report
         };
     }
 
+    /// <summary>"-shard2of3" for shard 2 of 3 (run ids and file names of shards started in the same second stay apart), else "".</summary>
+    public static string ShardSuffix(RunOptions o) => o.Shard is { } s ? $"-shard{s.Index}of{s.Count}" : "";
+
     private static JsonNode ProductJson(ProductCheck p) => new JsonObject
     {
         ["product_id"] = p.ProductId, ["start"] = p.Start, ["end"] = p.End, ["ordered"] = p.Ordered, ["reserved"] = p.Reserved,
@@ -268,8 +274,8 @@ public static class Report
         Directory.CreateDirectory(o.OutDir);
         var started = DateTime.Parse(result["started_at"]!.GetValue<string>(), Inv, System.Globalization.DateTimeStyles.AdjustToUniversal | System.Globalization.DateTimeStyles.AssumeUniversal);
         var stamp = started.ToString("yyyyMMdd'T'HHmmss'Z'", Inv);
-        var file = Path.Combine(o.OutDir, $"{o.Scenario.Name}-{stamp}.json");
-        for (var n = 2; File.Exists(file); n++) file = Path.Combine(o.OutDir, $"{o.Scenario.Name}-{stamp}-{n}.json");
+        var file = Path.Combine(o.OutDir, $"{o.Scenario.Name}-{stamp}{ShardSuffix(o)}.json");
+        for (var n = 2; File.Exists(file); n++) file = Path.Combine(o.OutDir, $"{o.Scenario.Name}-{stamp}{ShardSuffix(o)}-{n}.json");
         await File.WriteAllTextAsync(file, result.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
         var line = new JsonObject
         {

@@ -38,6 +38,8 @@ public sealed class LoadRunner : IAsyncDisposable
     private string? _firstInternalError;
     private ServerMetrics.Snapshot? _serverBefore, _serverAfter;
     private LoadMetrics? _metrics;
+    /// <summary>What a shard records for `merge` (shard, ledger) and the measured phase's wall-clock bounds, added to the result.</summary>
+    private readonly JsonObject _extra = [];
 
     /// <summary>The --metrics-listen endpoint: it serves from the start of <see cref="RunAsync"/> until <see cref="DisposeAsync"/>.</summary>
     public LoadMetrics? Metrics => _metrics;
@@ -89,6 +91,10 @@ public sealed class LoadRunner : IAsyncDisposable
             ? $"open model: {_o.Rate!.Value.ToString("0.###", CultureInfo.InvariantCulture)} req/s, max {_o.MaxVus} in flight"
             : $"closed model: {_o.Vus} VUs";
         Say($"exbuy-load: scenario {scenario.Name} against {_o.BaseUrl.ToString().TrimEnd('/')} ({model}; duration {Options.FormatDuration(_o.Duration)}, ramp-up {Options.FormatDuration(_o.RampUp)}, ramp-down {Options.FormatDuration(_o.RampDown)}, warm-up {Options.FormatDuration(_o.Warmup)}; seed {_o.Seed}; lock_type {_o.LockType})");
+        if (_o.Shard is { } sh)
+            Say(_o.OpenModel
+                ? string.Create(CultureInfo.InvariantCulture, $"shard {sh}: {_o.Rate:0.###} of {sh.TotalRate:0.###} req/s, VU slots {sh.VuOffset + 1}–{sh.VuOffset + _o.MaxVus} of the run's numbering; correctness deferred to merge")
+                : $"shard {sh}: {_o.Vus} of {sh.TotalVus} VUs (VUs {sh.VuOffset + 1}–{sh.VuOffset + _o.Vus} of the run's numbering); correctness deferred to merge");
         foreach (var line in Calibration.StartLines(_o))
             if (line.StartsWith("WARNING", StringComparison.Ordinal)) Say($"[yellow]{Markup.Escape(line)}[/]", line);
             else Say(line);
@@ -96,7 +102,7 @@ public sealed class LoadRunner : IAsyncDisposable
         {
             try
             {
-                _metrics = LoadMetrics.Start(_o.MetricsListen, () => Volatile.Read(ref _active), LoadMetrics.RunId(scenario.Name, startedAt, _o.Seed), scenario.Name,
+                _metrics = LoadMetrics.Start(_o.MetricsListen, () => Volatile.Read(ref _active), LoadMetrics.RunId(scenario.Name, startedAt, _o.Seed) + Report.ShardSuffix(_o), scenario.Name,
                     _o.OpenModel ? "open" : "closed");
             }
             catch (InvalidOperationException e)
@@ -144,8 +150,35 @@ public sealed class LoadRunner : IAsyncDisposable
             Say("[red]nothing to run:[/] no operation of the scenario can run on this target", "nothing to run: no operation of the scenario can run on this target");
             return Failed(1, "nothing to run", startedAt);
         }
-        _vus = Enumerable.Range(0, capacity).Select(i => new VuState(i, _o.Seed)).ToArray();
+        // A shard's VUs are numbered after the previous shards': VU j draws from Random(seed × 1,000,003 + j × 7919) in any shard.
+        _vus = Enumerable.Range(0, capacity).Select(i => new VuState((_o.Shard?.VuOffset ?? 0) + i, _o.Seed)).ToArray();
         var writes = scenario.Writes(_o.File);
+
+        // With --shard or --start-at the start stock is read now, before any shard can have written (they all set up before the common
+        // start), and the ledger counts from here, warm-up included: every shard's snapshots and ledger cover the same interval.
+        Dictionary<long, long> startStock = [];
+        DateTimeOffset? startSnapshotAt = null, startSnapshotDone = null;
+        if (writes && _o.SnapshotAtSetUp)
+        {
+            startSnapshotAt = DateTimeOffset.UtcNow;
+            await ReadStartStockAsync(http, startStock, ct);
+            startSnapshotDone = DateTimeOffset.UtcNow;
+            foreach (var (id, s) in startStock) if (s < 0) _workload.Ledger.Violation($"product {id}: stock {s} < 0 before the run");
+            Say($"correctness: stock of {startStock.Count} products read at set-up (the products this run may write to); the ledger counts from here, warm-up included");
+        }
+        if (_o.StartAt is { } at)
+        {
+            var now = DateTimeOffset.UtcNow;
+            if (now > at)
+            {
+                var late = $"start-at: set-up ended at {Time(now)}, {(now - at).TotalSeconds.ToString("0.000", CultureInfo.InvariantCulture)} s after --start-at {Time(at)}: not starting late; give a later --start-at";
+                Say($"[red]{Markup.Escape(late)}[/]", late);
+                return Failed(1, "set-up ended after --start-at", startedAt);
+            }
+            Say($"start-at: set-up done; waiting {(at - now).TotalSeconds.ToString("0.000", CultureInfo.InvariantCulture)} s until {Time(at)}");
+            await WaitUntilAsync(at, ct);
+        }
+        var loadStartedAt = DateTimeOffset.UtcNow;
 
         if (_o.Warmup > TimeSpan.Zero && !ct.IsCancellationRequested)
         {
@@ -156,11 +189,9 @@ public sealed class LoadRunner : IAsyncDisposable
             Say($"warm-up: {warm.TotalCount} requests in {Options.FormatDuration(_o.Warmup)} ({warm.TotalErrors} errors), excluded from the results");
         }
 
-        Dictionary<long, long> startStock = [];
-        if (writes)
+        if (writes && !_o.SnapshotAtSetUp)
         {
-            var snapshot = await Discovery.ReadStockAsync(http, _workload.Ledger.ProductIds, 8, ct);
-            foreach (var (id, s) in snapshot) if (s is long v) startStock[id] = v;
+            await ReadStartStockAsync(http, startStock, ct);
             _workload.Ledger.ResetEffects();
             foreach (var (id, s) in startStock) if (s < 0) _workload.Ledger.Violation($"product {id}: stock {s} < 0 before the run");
             Say($"correctness: stock of {startStock.Count} products read before the run (the products this run may write to)");
@@ -177,9 +208,14 @@ public sealed class LoadRunner : IAsyncDisposable
         }
         using var timelineDone = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var measuredStart = Stopwatch.GetTimestamp();
+        var measuredStartAt = DateTimeOffset.UtcNow;
         var timeline = faults?.RunAsync(measuredStart, timelineDone.Token) ?? Task.CompletedTask;
         await RunPhaseAsync(sink, _o.RampUp, _o.Duration, _o.RampDown, report: true, ct);
         var measuredSeconds = Stopwatch.GetElapsedTime(measuredStart).TotalSeconds;
+        // Every VU has stopped and every request has ended (or timed out: its write is then unknown): this process writes no more.
+        var lastWriteAt = DateTimeOffset.UtcNow;
+        _extra["measured_start_at"] = Time(measuredStartAt);
+        _extra["measured_end_at"] = Time(measuredStartAt.AddSeconds(measuredSeconds));
         await timelineDone.CancelAsync();
         await timeline;
         if (faults is not null) await faults.RestoreAsync();
@@ -189,16 +225,83 @@ public sealed class LoadRunner : IAsyncDisposable
         CorrectnessReport correctness;
         if (writes)
         {
-            var end = await Discovery.ReadStockAsync(http, startStock.Keys.ToList(), 8, CancellationToken.None);
-            correctness = CorrectnessReport.Evaluate(_workload.Ledger, startStock, end);
+            // A shard reads every product of its ledger (the others may have written to those it could not read at the start).
+            var endSnapshotAt = DateTimeOffset.UtcNow;
+            var end = await Discovery.ReadStockAsync(http, _o.Shard is null ? startStock.Keys.ToList() : _workload.Ledger.ProductIds, 8, CancellationToken.None);
+            var endSnapshotDone = DateTimeOffset.UtcNow;
+            if (_o.Shard is { } sh)
+            {
+                correctness = CorrectnessReport.DeferredToMerge(_workload.Ledger, startStock, end,
+                    $"deferred to merge: shard {sh} cannot verify stock alone (the other shards write to the same products); `exbuy-load merge` of all {sh.Count} shard results adds their ledgers and gives the verdict");
+                _extra["ledger"] = LedgerJson(startStock, end, startSnapshotAt!.Value, startSnapshotDone!.Value, endSnapshotAt, endSnapshotDone, loadStartedAt, lastWriteAt);
+            }
+            else correctness = CorrectnessReport.Evaluate(_workload.Ledger, startStock, end);
         }
         else correctness = CorrectnessReport.NotChecked("the scenario does not write");
+        if (_o.Shard is { } plan)
+            _extra["shard"] = new JsonObject
+            {
+                ["index"] = plan.Index, ["count"] = plan.Count, ["start_at"] = _o.StartAt is { } sa ? Time(sa) : null, ["seed"] = _o.Seed, ["vu_offset"] = plan.VuOffset,
+                ["vus"] = _o.OpenModel ? null : _o.Vus, ["rate"] = _o.Rate, ["max_vus"] = _o.OpenModel ? _o.MaxVus : null,
+                ["total_vus"] = plan.TotalVus, ["total_rate"] = plan.TotalRate, ["total_max_vus"] = plan.TotalMaxVus,
+                ["load_started_at"] = Time(loadStartedAt), ["streams"] = "VU j of the run's numbering (this shard's first is vu_offset) draws from Random(seed × 1000003 + j × 7919); discovery draws from the seed itself, so every shard samples the same products",
+            };
 
         if (_internalErrors > 0)
             Say($"[red]runner errors:[/] {_internalErrors} requests failed inside the runner (first: {Markup.Escape(_firstInternalError ?? "")})",
                 $"runner errors: {_internalErrors} requests failed inside the runner (first: {_firstInternalError})");
 
         return await FinishAsync(sink, data, correctness, startedAt, finishedAt, measuredSeconds, faults);
+    }
+
+    private async Task ReadStartStockAsync(HttpClient http, Dictionary<long, long> startStock, CancellationToken ct)
+    {
+        var snapshot = await Discovery.ReadStockAsync(http, _workload.Ledger.ProductIds, 8, ct);
+        foreach (var (id, s) in snapshot) if (s is long v) startStock[id] = v;
+    }
+
+    internal static string Time(DateTimeOffset t) => t.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
+
+    /// <summary>Sleeps until about 20 ms before <paramref name="at"/>, then in 1 ms steps (a timer alone may wake late by a tick).</summary>
+    private static async Task WaitUntilAsync(DateTimeOffset at, CancellationToken ct)
+    {
+        for (var left = at - DateTimeOffset.UtcNow; left > TimeSpan.Zero && !ct.IsCancellationRequested; left = at - DateTimeOffset.UtcNow)
+        {
+            try { await Task.Delay(left > TimeSpan.FromMilliseconds(40) ? left - TimeSpan.FromMilliseconds(20) : TimeSpan.FromMilliseconds(1), ct); }
+            catch (OperationCanceledException) { return; }
+        }
+    }
+
+    /// <summary>
+    /// A shard's ledger as `merge` needs it: per product the start and end stock this shard read and its own successful effects
+    /// (warm-up included), and the wall-clock bounds that decide which shard's snapshots precede or follow every shard's writes.
+    /// </summary>
+    private JsonObject LedgerJson(Dictionary<long, long> start, Dictionary<long, long?> end, DateTimeOffset startAt, DateTimeOffset startDone,
+        DateTimeOffset endAt, DateTimeOffset endDone, DateTimeOffset firstWrite, DateTimeOffset lastWrite)
+    {
+        var ledger = _workload.Ledger;
+        var products = new JsonArray();
+        foreach (var id in ledger.ProductIds.Order())
+        {
+            var (o, r, c, u) = ledger.Of(id);
+            products.Add(new JsonObject
+            {
+                ["id"] = id, ["start"] = start.TryGetValue(id, out var s) ? s : null, ["end"] = end.GetValueOrDefault(id),
+                ["ordered"] = o, ["reserved"] = r, ["cancelled"] = c, ["unknown"] = u,
+            });
+        }
+        return new JsonObject
+        {
+            ["interval"] = "from the start snapshot at set-up (before the warm-up) to the end snapshot; warm-up included",
+            ["start_snapshot"] = new JsonObject { ["at"] = Time(startAt), ["done_at"] = Time(startDone) },
+            ["end_snapshot"] = new JsonObject { ["at"] = Time(endAt), ["done_at"] = Time(endDone) },
+            ["first_write_at"] = Time(firstWrite),
+            ["last_write_at"] = Time(lastWrite),
+            ["orders_placed"] = ledger.OrdersPlacedTotal,
+            ["unknown_writes"] = ledger.UnknownWrites,
+            ["other_violations"] = new JsonArray(ledger.Violations.Select(v => (JsonNode)v).ToArray()),
+            ["products"] = products,
+        };
     }
 
     private RunOutcome Failed(int code, string verdict, DateTimeOffset startedAt)
@@ -413,6 +516,7 @@ public sealed class LoadRunner : IAsyncDisposable
         var result = Report.BuildResult(_o, data, _workload, sink, summary, correctness, thresholdResults, open, startedAt, finishedAt, seconds,
             verdict, exit, GitCommit(_workingDirectory));
         result["server_metrics"] = ServerMetrics.Diff(_serverBefore, _serverAfter);
+        foreach (var (key, node) in _extra) result[key] = node?.DeepClone();
         if (faults is not null)
         {
             result["faults"] = FaultController.ToJson(windows!);

@@ -103,7 +103,8 @@ public class CompareMergeTests
         return (exit, o.ToString(), e.ToString());
     }
 
-    private static void AssertSame(HistogramBase expected, HistogramBase actual, string what)
+    /// <summary>Two histograms agree exactly: count, every percentile, max and mean (also used by the shard merge tests).</summary>
+    internal static void AssertSame(HistogramBase expected, HistogramBase actual, string what)
     {
         Assert.True(expected.TotalCount == actual.TotalCount, $"{what}: count {actual.TotalCount}, expected {expected.TotalCount}");
         foreach (var p in Percentiles)

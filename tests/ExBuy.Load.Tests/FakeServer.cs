@@ -24,6 +24,11 @@ public sealed class FakeServer : IAsyncDisposable
     public bool StallEveryTenth { get; init; }
     /// <summary>The stock read back for a product written to is one less than the real one.</summary>
     public bool OffByOneReadBack { get; init; }
+    /// <summary>The Nth successful reservation (1-based, counted over every client) answers 200 but leaves the stock as it was: a lost write; 0 = never.</summary>
+    public int LoseWrite { get; init; }
+    private int _reservations;
+    /// <summary>The product whose write was lost (0 until then).</summary>
+    public long LostWriteProduct;
     public long OrdersCreated;
     public string BaseUrl { get; private set; } = "";
 
@@ -72,13 +77,13 @@ public sealed class FakeServer : IAsyncDisposable
     private FakeServer(WebApplication app) => _app = app;
 
     public static async Task<FakeServer> StartAsync(bool stall = false, bool offByOne = false, string? adminToken = null, JsonArray? rules = null,
-        bool injectFaults = false, int failPut = 0)
+        bool injectFaults = false, int failPut = 0, int loseWrite = 0)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseUrls("http://127.0.0.1:0");
         builder.Logging.ClearProviders();
         var app = builder.Build();
-        var fake = new FakeServer(app) { StallEveryTenth = stall, OffByOneReadBack = offByOne, AdminToken = adminToken, InjectFaults = injectFaults, FailPut = failPut };
+        var fake = new FakeServer(app) { StallEveryTenth = stall, OffByOneReadBack = offByOne, AdminToken = adminToken, InjectFaults = injectFaults, FailPut = failPut, LoseWrite = loseWrite };
         if (rules is not null) fake._faultRules = rules;
         fake.Map(app);
         await app.StartAsync();
@@ -174,7 +179,8 @@ public sealed class FakeServer : IAsyncDisposable
             lock (_gate)
             {
                 if (_stock[p] < q) return Results.Conflict();
-                _stock[p] -= q;
+                if (++_reservations == LoseWrite) LostWriteProduct = p;
+                else _stock[p] -= q;
                 _written[p] = true;
                 return Json(new JsonObject { ["product_id"] = p, ["quantity"] = q, ["remaining_stock"] = _stock[p], ["lock_type"] = lock_type ?? "optimistic" });
             }

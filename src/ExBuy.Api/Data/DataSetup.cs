@@ -2,12 +2,20 @@ using System.Data.Common;
 using ExBuy.Api.Observability;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Diagnostics;
+using Microsoft.EntityFrameworkCore.Infrastructure;
 using Npgsql;
 
 namespace ExBuy.Api.Data;
 
 public static class DataSetup
 {
+    /// <summary>
+    /// The key of the read route's <see cref="ExBuyDb"/>: handlers of catalog reads take
+    /// <c>[FromKeyedServices(DataSetup.Reads)] ExBuyDb</c>. With DB_READ_HOSTS it reads from the standbys; without, from the
+    /// same database as every other request (a pool of contexts of its own, so both may be used in one request).
+    /// </summary>
+    public const string Reads = "reads";
+
     /// <summary>
     /// Registers the pooled <see cref="ExBuyDb"/> for the configured engine. PostgreSQL gets one
     /// <see cref="NpgsqlDataSource"/> shared by EF and raw Npgsql (seeder COPY, health); SQLite gets WAL and a busy timeout.
@@ -25,17 +33,44 @@ public static class DataSetup
             NpgsqlCommandCounter.EnsureStarted();
             // Named, so the pool label of Npgsql's metrics (db.client.connection.pool.name) is "exbuy", not the connection string.
             services.AddSingleton(_ => new NpgsqlDataSourceBuilder(options.PostgresConnectionString()) { Name = "exbuy" }.Build());
+            var read = options.PostgresReadConnectionString();
+            if (read is not null)
+            {
+                services.AddKeyedSingleton(Reads, (_, _) => new NpgsqlDataSourceBuilder(read) { Name = "exbuy-read" }.Build());
+                services.AddSingleton<ReplicationMonitor>();
+                services.AddHostedService(sp => sp.GetRequiredService<ReplicationMonitor>());
+            }
             services.AddDbContextPool<ExBuyDb, PostgresExBuyDb>((sp, o) => ConfigurePostgres(
-                o, sp.GetRequiredService<NpgsqlDataSource>()));
+                o, sp.GetRequiredService<NpgsqlDataSource>(), HostInterceptors(sp, options, "write")));
+            services.AddSingleton(sp =>
+            {
+                // The app's services, as AddDbContextPool gives its contexts: the same loggers (DB_LOG_LEVEL), caches.
+                var o = new DbContextOptionsBuilder<PostgresExBuyDb>().UseApplicationServiceProvider(sp);
+                ConfigurePostgres(o, sp.GetKeyedService<NpgsqlDataSource>(Reads) ?? sp.GetRequiredService<NpgsqlDataSource>(),
+                    HostInterceptors(sp, options, "read"));
+                return new ReadContextPool(new PooledDbContextFactory<PostgresExBuyDb>(o.Options).CreateDbContext);
+            });
         }
         else
         {
             services.AddSingleton<SqliteCommandEvents>();
             services.AddDbContextPool<ExBuyDb, SqliteExBuyDb>((sp, o) => ConfigureSqlite(
                 o, options.SqliteConnectionString(), sp.GetRequiredService<SqliteCommandEvents>()));
+            services.AddSingleton(sp =>
+            {
+                var o = new DbContextOptionsBuilder<SqliteExBuyDb>().UseApplicationServiceProvider(sp);
+                ConfigureSqlite(o, options.SqliteConnectionString(), sp.GetRequiredService<SqliteCommandEvents>());
+                return new ReadContextPool(new PooledDbContextFactory<SqliteExBuyDb>(o.Options).CreateDbContext);
+            });
         }
+        // Rented per request and returned to its pool when the request's scope ends.
+        services.AddKeyedScoped<ExBuyDb>(Reads, (sp, _) => sp.GetRequiredService<ReadContextPool>().Rent());
         return services;
     }
+
+    /// <summary>X-Db-Host and the routing counter, only where there is more than one server to tell apart.</summary>
+    private static IInterceptor[] HostInterceptors(IServiceProvider sp, DatabaseOptions options, string route) =>
+        options.RoutesAcrossHosts ? [new DbHostHeader(sp.GetRequiredService<IHttpContextAccessor>(), route)] : [];
 
     public static void ConfigurePostgres(DbContextOptionsBuilder o, NpgsqlDataSource dataSource, params IInterceptor[] interceptors) =>
         o.UseNpgsql(dataSource, npgsql => npgsql.MigrationsHistoryTable("__ef_migrations_history"))

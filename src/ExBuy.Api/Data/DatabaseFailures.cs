@@ -19,6 +19,7 @@ public sealed class DatabaseFailures : IDisposable
     private readonly ILogger<DatabaseFailures> _log;
     private readonly DatabaseOptions _options;
     private readonly NpgsqlDataSource? _dataSource;
+    private readonly NpgsqlDataSource? _readDataSource;
     private readonly bool _debug;
     private readonly ConcurrentDictionary<string, Window> _windows = new();
     private readonly Timer _flush;
@@ -30,6 +31,7 @@ public sealed class DatabaseFailures : IDisposable
         _log = log;
         _options = options;
         _dataSource = options.IsPostgres ? services.GetService<NpgsqlDataSource>() : null;
+        _readDataSource = options.IsPostgres ? services.GetKeyedService<NpgsqlDataSource>(DataSetup.Reads) : null;
         _debug = DatabaseOptions.ParseBool(configuration, "DEBUG", false);
         _flush = new Timer(_ => Flush(force: false), null, LogWindow, LogWindow);
     }
@@ -52,6 +54,7 @@ public sealed class DatabaseFailures : IDisposable
         }
         // Idle connections close now; those in use are dropped when they come back. New requests open fresh ones.
         _dataSource.Clear();
+        _readDataSource?.Clear();
         Interlocked.Increment(ref _poolClears);
     }
 
@@ -66,6 +69,10 @@ public sealed class DatabaseFailures : IDisposable
         if (Chain(ex).Any(e => e is NpgsqlException && e.Message.Contains("pool has been exhausted", StringComparison.Ordinal)))
         {
             return $"No database connection became free within DB_POOL_TIMEOUT ({_options.PoolTimeoutSeconds} s): all DB_POOL_MAX ({_options.PoolMax}) connections are busy; retry shortly.";
+        }
+        if (Chain(ex).Any(DbErrors.IsNoSuitableHost) || Chain(ex).Any(e => e is PostgresException { SqlState: PostgresErrorCodes.ReadOnlySqlTransaction }))
+        {
+            return $"No server in DB_HOST ({_options.Host}) is the primary right now (it is down and no standby has been promoted yet, or a promotion is under way); retry shortly.";
         }
         if (Chain(ex).FirstOrDefault(e => e is SqliteException) is SqliteException { SqliteErrorCode: 5 or 6 })
         {

@@ -19,10 +19,17 @@ public sealed class DatabaseOptions
     public string User { get; set; } = "postgres";
     public string Password { get; set; } = "postgres";
     public string Path { get; set; } = "exbuy.db";
-    public int PoolMax { get; set; } = 64;
+    public int PoolMax { get; set; } = DefaultPoolMax;
 
-    /// <summary>Connections the pool keeps open when idle (Npgsql's Minimum Pool Size; DB_POOL_MIN).</summary>
-    public int PoolMin { get; set; }
+    public const int DefaultPoolMax = 64;
+
+    /// <summary>
+    /// Connections the pool keeps once opened (Npgsql's Minimum Pool Size; DB_POOL_MIN). Default: DB_POOL_MAX, a
+    /// fixed-size pool. Below it Npgsql prunes idle connections every Connection Idle Lifetime (300 s), closing dozens at
+    /// once, and the pool then reopens them all within a second or two while requests queue: measured as a 2–3 s stall
+    /// every 5 minutes under a steady load (bench/soak.sh). Connections are still opened on demand, not at start.
+    /// </summary>
+    public int PoolMin { get; set; } = DefaultPoolMax;
 
     /// <summary>Npgsql's Max Auto Prepare (DB_AUTO_PREPARE): statements prepared automatically per connection; 0 = off.</summary>
     public int AutoPrepare { get; set; } = 64;
@@ -52,6 +59,29 @@ public sealed class DatabaseOptions
 
     public bool MigrateOnStart { get; set; } = true;
 
+    /// <summary>
+    /// Standbys for catalog reads (DB_READ_HOSTS, <c>host[:port]</c> separated by commas; empty = every read on the
+    /// primary). Reads prefer a standby, spread across them, and fall back to the DB_HOST hosts; see <see cref="ReadRouting"/>.
+    /// </summary>
+    public string[] ReadHosts { get; set; } = [];
+
+    /// <summary>
+    /// PgBouncer in transaction pooling between the app and PostgreSQL (DB_PGBOUNCER): no automatic preparation (a
+    /// statement prepared in one transaction is gone in the next server connection), no startup <c>options</c> (PgBouncer
+    /// refuses them), so DB_STATEMENT_TIMEOUT is the client's command timeout only; no migration at start (it takes
+    /// session-level locks: migrate directly against PostgreSQL).
+    /// </summary>
+    public bool PgBouncer { get; set; }
+
+    /// <summary>The DB_HOST hosts (Npgsql's multi-host syntax: <c>h1:5432,h2:5433</c>); several = writes follow failover.</summary>
+    public string[] WriteHosts => SplitHosts(Host);
+
+    /// <summary>Whether requests should say which server served them (X-Db-Host): with standbys or several hosts.</summary>
+    public bool RoutesAcrossHosts => IsPostgres && (ReadHosts.Length > 0 || WriteHosts.Length > 1);
+
+    /// <summary>How often Npgsql re-checks a host's role (primary or standby) before trusting its cache, in seconds.</summary>
+    public const int HostRecheckSeconds = 2;
+
     /// <summary>Seed preset to load when the database has no products; "none" turns it off.</summary>
     public string SeedOnEmpty { get; set; } = "none";
 
@@ -72,13 +102,20 @@ public sealed class DatabaseOptions
         o.Password = c["DB_PASSWORD"] ?? o.Password;
         o.Path = c["DB_PATH"] ?? o.Path;
         o.PoolMax = ParseInt(c, "DB_POOL_MAX", o.PoolMax);
-        o.PoolMin = ParseInt(c, "DB_POOL_MIN", o.PoolMin);
+        o.PoolMin = ParseInt(c, "DB_POOL_MIN", o.PoolMax);
         o.AutoPrepare = ParseInt(c, "DB_AUTO_PREPARE", o.AutoPrepare);
         o.Multiplexing = ParseBool(c, "DB_MULTIPLEXING", o.Multiplexing);
         o.Options = c["DB_OPTIONS"];
         o.PoolTimeoutSeconds = ParseInt(c, "DB_POOL_TIMEOUT", o.PoolTimeoutSeconds);
         o.StatementTimeout = ParseDuration(c, "DB_STATEMENT_TIMEOUT", o.StatementTimeout);
-        o.MigrateOnStart = ParseBool(c, "DB_MIGRATE", o.MigrateOnStart);
+        o.ReadHosts = SplitHosts(c["DB_READ_HOSTS"]);
+        o.PgBouncer = ParseBool(c, "DB_PGBOUNCER", o.PgBouncer);
+        if (o.PgBouncer)
+        {
+            // Unless asked for: PgBouncer >= 1.21 with max_prepared_statements keeps them, and then DB_AUTO_PREPARE may be set.
+            o.AutoPrepare = ParseInt(c, "DB_AUTO_PREPARE", 0);
+        }
+        o.MigrateOnStart = ParseBool(c, "DB_MIGRATE", o.MigrateOnStart && !o.PgBouncer);
         // The embedded default serves data at once on a fresh clone; PostgreSQL is seeded explicitly.
         o.SeedOnEmpty = c["SEED_ON_EMPTY"] ?? (o.IsPostgres ? "none" : "small");
         o.Validate();
@@ -111,17 +148,38 @@ public sealed class DatabaseOptions
         {
             throw new ConfigurationError($"DB_STATEMENT_TIMEOUT={StatementTimeout.TotalMilliseconds:F0}ms is out of range: use 0 (none) .. 1h.");
         }
+        foreach (var host in WriteHosts.Concat(ReadHosts))
+        {
+            var colon = host.LastIndexOf(':');
+            if (colon > host.LastIndexOf(']') && (colon == 0 || !int.TryParse(host[(colon + 1)..], out var port) || port is < 1 or > 65535))
+            {
+                throw new ConfigurationError($"'{host}' in {(ReadHosts.Contains(host) ? "DB_READ_HOSTS" : "DB_HOST")} is not host[:port] with a port in 1..65535: list hosts as h1:5432,h2:5433.");
+            }
+        }
+        if (ReadHosts.Length > 0 && !IsPostgres)
+        {
+            throw new ConfigurationError("DB_READ_HOSTS needs DB_ENGINE=postgres (standbys are PostgreSQL streaming replicas).");
+        }
         if (AutoPrepare is < 0 or > 10000)
         {
             throw new ConfigurationError($"DB_AUTO_PREPARE={AutoPrepare} is out of range: use 0 (off) .. 10000 statements per connection.");
         }
     }
 
-    public string PostgresConnectionString()
+    public string PostgresConnectionString() => PostgresConnectionString(Host, read: false);
+
+    /// <summary>
+    /// The read data source: the standbys first (prefer-standby, load balanced across them), then the DB_HOST hosts, so
+    /// reads go on when every standby is down. Null without DB_READ_HOSTS.
+    /// </summary>
+    public string? PostgresReadConnectionString() =>
+        ReadHosts.Length == 0 ? null : PostgresConnectionString(string.Join(',', ReadHosts.Concat(WriteHosts).Distinct(StringComparer.OrdinalIgnoreCase)), read: true);
+
+    private string PostgresConnectionString(string hosts, bool read)
     {
         var b = new NpgsqlConnectionStringBuilder(Options ?? "")
         {
-            Host = Host,
+            Host = hosts,
             Port = Port,
             Database = Name,
             Username = User,
@@ -142,12 +200,34 @@ public sealed class DatabaseOptions
         {
             b.Multiplexing = true;
         }
+        var multiHost = SplitHosts(hosts).Length > 1;
+        if (multiHost && !HasKeyword(Options, "Target Session Attributes"))
+        {
+            // Writes need the primary wherever it is now (after a promotion, the former standby); reads take a standby.
+            b.TargetSessionAttributes = read ? "prefer-standby" : "read-write";
+        }
+        if (multiHost && !HasKeyword(Options, "Host Recheck Seconds"))
+        {
+            b.HostRecheckSeconds = HostRecheckSeconds;
+        }
+        if (read && !HasKeyword(Options, "Load Balance Hosts"))
+        {
+            b.LoadBalanceHosts = true;
+        }
         var given = new System.Data.Common.DbConnectionStringBuilder { ConnectionString = Options ?? "" };
         if (!given.ContainsKey("Timeout"))
         {
             b.Timeout = PoolTimeoutSeconds;
         }
-        if (StatementTimeout > TimeSpan.Zero)
+        if (StatementTimeout > TimeSpan.Zero && PgBouncer)
+        {
+            // PgBouncer refuses startup options, and a SET would leak to the next client of the server connection.
+            if (!given.ContainsKey("Command Timeout") && !given.ContainsKey("CommandTimeout"))
+            {
+                b.CommandTimeout = (int)Math.Ceiling(StatementTimeout.TotalSeconds);
+            }
+        }
+        else if (StatementTimeout > TimeSpan.Zero)
         {
             if (!given.ContainsKey("Options"))
             {
@@ -174,7 +254,13 @@ public sealed class DatabaseOptions
     }.ConnectionString;
 
     /// <summary>What the start-up line and /api/info say about the database, without the password.</summary>
-    public string Describe() => IsPostgres ? $"postgres {User}@{Host}:{Port}/{Name}" : $"sqlite {System.IO.Path.GetFullPath(Path)}";
+    public string Describe() => IsPostgres
+        ? $"postgres {User}@{(WriteHosts.Length > 1 ? Host : $"{Host}:{Port}")}/{Name}"
+            + (ReadHosts.Length > 0 ? $", reads on {string.Join(',', ReadHosts)}" : "") + (PgBouncer ? ", through PgBouncer" : "")
+        : $"sqlite {System.IO.Path.GetFullPath(Path)}";
+
+    internal static string[] SplitHosts(string? hosts) =>
+        string.IsNullOrWhiteSpace(hosts) ? [] : hosts.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 
     /// <summary>How much longer than the statement timeout the client waits before cancelling a command itself.</summary>
     private const int CommandTimeoutMarginSeconds = 5;

@@ -76,7 +76,9 @@ public static class DbErrors
     public static bool IsBrokenConnection(Exception ex) => Chain(ex, ClassifyDepth).Any(e => e switch
     {
         PostgresException pg => pg.SqlState.StartsWith("08", StringComparison.Ordinal)
-            || pg.SqlState is PostgresErrorCodes.AdminShutdown or PostgresErrorCodes.CrashShutdown or PostgresErrorCodes.CannotConnectNow,
+            || pg.SqlState is PostgresErrorCodes.AdminShutdown or PostgresErrorCodes.CrashShutdown or PostgresErrorCodes.CannotConnectNow
+            // A write on a server that is a standby now (demoted, or a stale role): its pooled connections must go.
+            || pg.SqlState is PostgresErrorCodes.ReadOnlySqlTransaction,
         NpgsqlException { InnerException: IOException or SocketException } => true,
         _ => false,
     });
@@ -103,13 +105,19 @@ public static class DbErrors
         PostgresException pg => pg.SqlState.StartsWith("08", StringComparison.Ordinal) // connection exceptions
             || pg.SqlState is PostgresErrorCodes.TooManyConnections or PostgresErrorCodes.CannotConnectNow
             || pg.SqlState.StartsWith("57P", StringComparison.Ordinal) // admin shutdown
-            || pg.SqlState is PostgresErrorCodes.QueryCanceled, // statement_timeout
+            || pg.SqlState is PostgresErrorCodes.QueryCanceled // statement_timeout
+            || pg.SqlState is PostgresErrorCodes.ReadOnlySqlTransaction, // the server is a standby (now)
         SocketException => true,
         NpgsqlException { IsTransient: true } => true,
+        // Multi-host (several DB_HOST hosts, DB_READ_HOSTS): no host of the wanted role answers, e.g. during a failover.
+        NpgsqlException when IsNoSuitableHost(e) => true,
         // An error that names the pool, e.g. Npgsql's "The connection pool has been exhausted".
         DbException when e.Message.Contains("pool", StringComparison.OrdinalIgnoreCase) => true,
         _ => false,
     };
+
+    /// <summary>Npgsql's multi-host failure: none of the hosts could be used in the wanted role.</summary>
+    public static bool IsNoSuitableHost(Exception e) => e is NpgsqlException && e.Message.Contains("suitable host", StringComparison.Ordinal);
 
     private static IEnumerable<Exception> Chain(Exception? ex, int depth)
     {

@@ -163,7 +163,10 @@ public static class FaultInjection
         }
         if (doDb && db!.Value > TimeSpan.Zero)
         {
-            var exbuyDb = context.RequestServices.GetRequiredService<ExBuyDb>();
+            // The connection the handler will use: the read route's for catalog reads, the primary's otherwise.
+            var exbuyDb = ReadRouting.UsesReadRoute(context.GetEndpoint())
+                ? context.RequestServices.GetRequiredKeyedService<ExBuyDb>(DataSetup.Reads)
+                : context.RequestServices.GetRequiredService<ExBuyDb>();
             await dbDelay.HoldAsync(context, exbuyDb, db.Value, ct);
         }
         await next(context);

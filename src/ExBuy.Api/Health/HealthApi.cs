@@ -20,11 +20,20 @@ public static class HealthApi
 
     private static readonly HealthResponse Ok = new("ok");
 
+    /// <summary>This process among replicas: host name and pid.</summary>
+    private static readonly string Instance = $"{Environment.MachineName}/{Environment.ProcessId}";
+
     /// <summary>Touches no database (contract #1): the floor of what the stack can serve.</summary>
     public static Ok<HealthResponse> GetHealth() => TypedResults.Ok(Ok);
 
-    public static async Task<Results<Ok<ReadyResponse>, JsonHttpResult<ReadyResponse>>> GetReady(ExBuyDb db, DatabaseFailures failures, CancellationToken ct)
+    public static async Task<Results<Ok<ReadyResponse>, JsonHttpResult<ReadyResponse>>> GetReady(ExBuyDb db, DatabaseFailures failures,
+        ShutdownDrain drain, CancellationToken ct)
     {
+        if (drain.IsDraining)
+        {
+            // SHUTDOWN_DELAY: still serving, but load balancers should send nothing new here.
+            return TypedResults.Json(new ReadyResponse("draining", "not checked"), statusCode: 503);
+        }
         try
         {
             await db.Database.ExecuteSqlRawAsync("SELECT 1", ct);
@@ -39,7 +48,7 @@ public static class HealthApi
     }
 
     public static Ok<InfoResponse> GetInfo(DatabaseOptions db, ServerInfo server, ServerOptions mode, IConfiguration config, FaultOptions faults,
-        FaultRuleSet rules, HttpLimits http)
+        FaultRuleSet rules, HttpLimits http, EndpointDataSource endpoints, IServiceProvider services)
     {
         var assembly = typeof(HealthApi).Assembly.GetName();
         return TypedResults.Ok(new InfoResponse(
@@ -61,6 +70,15 @@ public static class HealthApi
             Build: server.Build,
             StartupMs: server.StartupMs,
             DbPool: db.IsPostgres ? new DbPoolInfo(db.PoolMin, db.PoolMax, db.AutoPrepare, db.Multiplexing) : new DbPoolInfo(0, 0, 0, false),
-            Http: new HttpInfo(http.MaxConnections, http.HeadersTimeout.TotalSeconds, http.KeepAliveTimeout.TotalSeconds, http.ShutdownTimeout.TotalSeconds)));
+            Http: new HttpInfo(http.MaxConnections, http.HeadersTimeout.TotalSeconds, http.KeepAliveTimeout.TotalSeconds, http.ShutdownTimeout.TotalSeconds,
+                http.ShutdownDelay.TotalSeconds),
+            Instance: Instance,
+            DbRouting: db.IsPostgres
+                ? new DbRoutingInfo(db.WriteHosts.Length > 1 ? db.WriteHosts : [$"{db.Host}:{db.Port}"], db.ReadHosts, db.PgBouncer,
+                    db.ReadHosts.Length > 0 ? ReadRouting.Rule : "every query on the primary (DB_READ_HOSTS is not set)",
+                    db.ReadHosts.Length > 0 ? ReadRouting.ReadRoutes(endpoints) : [],
+                    [.. (services.GetService<ReplicationMonitor>()?.Standbys ?? []).Select(s =>
+                        new StandbyInfo(s.Name, s.State, s.SyncState, s.LagSeconds, s.LagBytes, s.SampledAt))])
+                : null));
     }
 }

@@ -23,10 +23,21 @@ public sealed record InfoResponse(
     string Build,
     double? StartupMs,
     DbPoolInfo DbPool,
-    HttpInfo Http);
+    HttpInfo Http,
+    string Instance,
+    DbRoutingInfo? DbRouting);
+
+/// <summary>
+/// Where queries go (PostgreSQL): the write hosts (several = writes follow failover), the standbys of DB_READ_HOSTS, the
+/// rule, the routes that read from the standbys (found in the handlers), and replication as the primary last saw it.
+/// </summary>
+public sealed record DbRoutingInfo(string[] WriteHosts, string[] ReadHosts, bool PgBouncer, string Rule, string[] ReadRoutes,
+    StandbyInfo[] Standbys);
+
+public sealed record StandbyInfo(string Name, string State, string SyncState, double? LagSeconds, long? LagBytes, DateTime SampledAt);
 
 /// <summary>The HTTP limits a run depends on (HTTP_*, SHUTDOWN_TIMEOUT), in seconds.</summary>
-public sealed record HttpInfo(long MaxConnections, double HeadersTimeoutS, double KeepaliveTimeoutS, double ShutdownTimeoutS);
+public sealed record HttpInfo(long MaxConnections, double HeadersTimeoutS, double KeepaliveTimeoutS, double ShutdownTimeoutS, double ShutdownDelayS);
 
 /// <summary>The pool settings a run depends on (PostgreSQL; zeros and false on SQLite).</summary>
 public sealed record DbPoolInfo(int Min, int Max, int AutoPrepare, bool Multiplexing);

@@ -52,6 +52,32 @@ public static class ExBuyMetrics
     private static readonly Counter<long> FaultsInjected = Meter.CreateCounter<long>(
         "exbuy.faults.injected", "{fault}", "Injected faults by kind (delay, db_delay, error) and route template");
 
+    private static readonly Counter<long> DbRoutes = Meter.CreateCounter<long>(
+        "exbuy.db.routed", "{checkout}", "Database connection checkouts (one per query outside a transaction) by route (read: the "
+        + "catalog reads of DB_READ_HOSTS; write: the rest) and the server that took them (host:port); only with DB_READ_HOSTS or several DB_HOST hosts");
+
+    private static int _replicationWatched;
+
+    /// <summary>A connection of <paramref name="route"/> (read or write) opened on <paramref name="host"/> (host:port).</summary>
+    public static void DbRouted(string route, string host) => DbRoutes.Add(1, new("route", route), new("host", host));
+
+    /// <summary>Replication lag per standby, from <see cref="Data.ReplicationMonitor"/>'s latest sample (once per process).</summary>
+    internal static void WatchReplication(Data.ReplicationMonitor monitor)
+    {
+        if (Interlocked.Exchange(ref _replicationWatched, 1) == 1)
+        {
+            return;
+        }
+        Meter.CreateObservableGauge("exbuy.db.replication.lag", () => monitor.Standbys
+                .Where(s => s.LagSeconds is not null)
+                .Select(s => new Measurement<double>(s.LagSeconds!.Value, new KeyValuePair<string, object?>("standby", s.Name))),
+            "s", "Replay lag of each streaming standby as the primary sees it (pg_stat_replication.replay_lag; 0 when caught up), sampled every 2 s");
+        Meter.CreateObservableGauge("exbuy.db.replication.lag_bytes", () => monitor.Standbys
+                .Where(s => s.LagBytes is not null)
+                .Select(s => new Measurement<long>(s.LagBytes!.Value, new KeyValuePair<string, object?>("standby", s.Name))),
+            "By", "WAL the primary has written that each standby has not replayed yet, sampled every 2 s");
+    }
+
     /// <summary>
     /// Publishes every known series of the counters at 0 once a listener is attached (Prometheus practice: a counter
     /// that has not moved yet is 0, not absent, so <c>rate()</c> and the dashboard panels have data from the start).

@@ -194,6 +194,8 @@ public static class ApiDocument
                 r.Headers ??= new Dictionary<string, IOpenApiHeader>();
                 r.Headers.TryAdd("X-Query-Count", Header("integer", "SQL commands this request executed."));
                 r.Headers.TryAdd("Server-Timing", Header("string", "`app;dur=<ms>, db;dur=<ms>;desc=\"<n> queries\"` (W3C Server Timing)."));
+                r.Headers.TryAdd("X-Db-Host", Header("string",
+                    "`host:port` of the PostgreSQL server that ran this request's last query; only when there is more than one (DB_READ_HOSTS, or several DB_HOST hosts)."));
             }
             if (code == 201 && path is not ("/api/orders/bulk" or "/api/reviews"))
             {

@@ -30,7 +30,7 @@ public static class ProductsApi
 
     /// <summary>Contract #2: filtered, ordered, paginated live products.</summary>
     public static Task<Results<Ok<Page<ProductDto>>, ValidationProblem, NotFound, ProblemHttpResult>> ListProducts(
-        HttpRequest request, ExBuyDb db, CancellationToken ct) =>
+        HttpRequest request, [FromKeyedServices(DataSetup.Reads)] ExBuyDb db, CancellationToken ct) =>
         Paged.ListAsync<ProductListQuery, ProductDto>(request, db,
             q => ProductQueries.CountAsync(db.Live().Filter(q), ct),
             q => q.Optimize
@@ -40,7 +40,7 @@ public static class ProductsApi
 
     /// <summary>Contract #3: ProductDetail with the 10 newest reviews.</summary>
     public static async Task<Results<Ok<ProductDetailDto>, ValidationProblem, NotFound>> GetProduct(
-        long id, HttpRequest request, ExBuyDb db, ProductDetailQuery detail, CancellationToken ct)
+        long id, HttpRequest request, [FromKeyedServices(DataSetup.Reads)] ExBuyDb db, ProductDetailQuery detail, CancellationToken ct)
     {
         var errors = new ValidationErrors();
         var optimize = QueryParsing.Flag(request.Query, "optimize", errors);
@@ -57,7 +57,7 @@ public static class ProductsApi
 
     /// <summary>Contract #4: a live product's reviews, newest first; 404 for an unknown or deleted product.</summary>
     public static Task<Results<Ok<Page<ReviewDto>>, ValidationProblem, NotFound, ProblemHttpResult>> ListProductReviews(
-        long id, HttpRequest request, ExBuyDb db, ProductReviewsStatements optimized, CancellationToken ct) =>
+        long id, HttpRequest request, [FromKeyedServices(DataSetup.Reads)] ExBuyDb db, ProductReviewsStatements optimized, CancellationToken ct) =>
         Paged.ListAsync<ProductReviewsQuery, ReviewDto>(request, db,
             q => q.Optimize
                 ? optimized.CountAsync(db, id, ct)
@@ -69,7 +69,7 @@ public static class ProductsApi
 
     /// <summary>Contract #5: case-insensitive name search, category and stock filters, ordered by id.</summary>
     public static Task<Results<Ok<Page<ProductDto>>, ValidationProblem, NotFound, ProblemHttpResult>> SearchProducts(
-        HttpRequest request, ExBuyDb db, CancellationToken ct) =>
+        HttpRequest request, [FromKeyedServices(DataSetup.Reads)] ExBuyDb db, CancellationToken ct) =>
         Paged.ListAsync<ProductSearchQuery, ProductDto>(request, db,
             q => ProductQueries.CountAsync(db.Live().Filter(db, q), ct),
             q => q.Optimize

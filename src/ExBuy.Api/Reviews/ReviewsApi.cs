@@ -39,7 +39,7 @@ public static class ReviewsApi
 
     /// <summary>Contract #13: reviews of live products, filtered, newest first, paginated.</summary>
     public static Task<Results<Ok<Page<ReviewDto>>, ValidationProblem, NotFound, ProblemHttpResult>> ListReviews(
-        HttpRequest request, ExBuyDb db, CancellationToken ct) =>
+        HttpRequest request, [FromKeyedServices(DataSetup.Reads)] ExBuyDb db, CancellationToken ct) =>
         Paged.ListAsync<ReviewListQuery, ReviewDto>(request, db,
             q => q.Optimize ? ReviewQueries.Optimized.CountAsync(db, q, ct) : ReviewQueries.Naive.CountAsync(db, q, ct),
             q => q.Optimize ? ReviewQueries.Optimized.PageAsync(db, q, ct) : ReviewQueries.Naive.PageAsync(db, q, ct),

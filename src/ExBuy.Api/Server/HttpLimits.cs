@@ -25,6 +25,12 @@ public sealed class HttpLimits
     /// </summary>
     public TimeSpan ShutdownTimeout { get; init; } = TimeSpan.FromSeconds(8);
 
+    /// <summary>
+    /// How long SIGTERM keeps serving with readiness at 503 before the listener closes (SHUTDOWN_DELAY; default 0), so a
+    /// load balancer's health check moves traffic away first (<see cref="ShutdownDrain"/>). Part of SHUTDOWN_TIMEOUT.
+    /// </summary>
+    public TimeSpan ShutdownDelay { get; init; } = TimeSpan.Zero;
+
     /// <summary>A request body (or response) slower than this, after a grace period, is aborted.</summary>
     public const double MinDataRateBytesPerSecond = 240;
 
@@ -42,11 +48,17 @@ public sealed class HttpLimits
             HeadersTimeout = DatabaseOptions.ParseDuration(c, "HTTP_HEADERS_TIMEOUT", limits.HeadersTimeout),
             KeepAliveTimeout = DatabaseOptions.ParseDuration(c, "HTTP_KEEPALIVE_TIMEOUT", limits.KeepAliveTimeout),
             ShutdownTimeout = DatabaseOptions.ParseDuration(c, "SHUTDOWN_TIMEOUT", limits.ShutdownTimeout),
+            ShutdownDelay = DatabaseOptions.ParseDuration(c, "SHUTDOWN_DELAY", limits.ShutdownDelay),
         };
         Check("HTTP_MAX_CONNECTIONS", limits.MaxConnections is >= 1 and <= 1_000_000, "1..1000000");
         Check("HTTP_HEADERS_TIMEOUT", limits.HeadersTimeout >= TimeSpan.FromMilliseconds(100) && limits.HeadersTimeout <= TimeSpan.FromMinutes(10), "100ms..10m");
         Check("HTTP_KEEPALIVE_TIMEOUT", limits.KeepAliveTimeout >= TimeSpan.FromMilliseconds(100) && limits.KeepAliveTimeout <= TimeSpan.FromHours(1), "100ms..1h");
         Check("SHUTDOWN_TIMEOUT", limits.ShutdownTimeout >= TimeSpan.Zero && limits.ShutdownTimeout <= TimeSpan.FromMinutes(10), "0..10m");
+        if (limits.ShutdownDelay < TimeSpan.Zero || (limits.ShutdownDelay > TimeSpan.Zero && limits.ShutdownDelay >= limits.ShutdownTimeout))
+        {
+            throw new ConfigurationError($"SHUTDOWN_DELAY='{c["SHUTDOWN_DELAY"]}' must be 0 or less than SHUTDOWN_TIMEOUT ({limits.ShutdownTimeout.TotalSeconds:0.###} s), "
+                + "which bounds the delay and the drain after it together: e.g. SHUTDOWN_DELAY=3s with SHUTDOWN_TIMEOUT=10s.");
+        }
         return limits;
 
         void Check(string key, bool ok, string range)

@@ -20,7 +20,7 @@ public static class StatsApi
 
     /// <summary>#11: <c>?limit=</c> 1..100 (default 10), non-cancelled orders, deleted products excluded.</summary>
     public static async Task<Results<Ok<TopProductsResponse>, ValidationProblem>> GetTopProducts(
-        HttpRequest request, ExBuyDb db, CancellationToken ct)
+        HttpRequest request, [FromKeyedServices(DataSetup.Reads)] ExBuyDb db, CancellationToken ct)
     {
         var errors = new ValidationErrors();
         var limit = QueryParsing.Int(request.Query, "limit", DefaultLimit, 1, MaxLimit, errors);

@@ -257,7 +257,8 @@ public sealed class FaultController : IDisposable
     }
 
     /// <summary>Per-window numbers, computed once after the measured phase.</summary>
-    public sealed record WindowStats(FaultWindow Window, double StartS, double EndS, long Requests, long Errors, long Faulted, double Rps, double? P50Ms, double? P99Ms)
+    public sealed record WindowStats(FaultWindow Window, double StartS, double EndS, long Requests, long Errors, long Faulted, double Rps, double? P50Ms, double? P99Ms,
+        HistogramBase? Histogram = null)
     {
         public double ErrorRate => Requests == 0 ? 0 : (double)Errors / Requests;
     }
@@ -274,7 +275,7 @@ public sealed class FaultController : IDisposable
             var requests = Interlocked.Read(ref w.Requests);
             list.Add(new WindowStats(w, start, end, requests, Interlocked.Read(ref w.Errors), Interlocked.Read(ref w.Faulted),
                 end > start ? requests / (end - start) : 0,
-                h.TotalCount == 0 ? null : h.GetValueAtPercentile(50) / 1000.0, h.TotalCount == 0 ? null : h.GetValueAtPercentile(99) / 1000.0));
+                h.TotalCount == 0 ? null : h.GetValueAtPercentile(50) / 1000.0, h.TotalCount == 0 ? null : h.GetValueAtPercentile(99) / 1000.0, h));
         }
         return list;
     }
@@ -295,6 +296,8 @@ public sealed class FaultController : IDisposable
             ["requests"] = s.Requests, ["errors"] = s.Errors, ["error_rate"] = R(s.ErrorRate), ["rps"] = R(s.Rps),
             ["p50_ms"] = s.P50Ms is double p50 ? R(p50) : null, ["p99_ms"] = s.P99Ms is double p99 ? R(p99) : null, ["faulted"] = s.Faulted,
         },
+        // The window's latency histogram (µs, like the operations'): `merge` of shards adds their windows exactly.
+        ["histogram"] = s.Histogram is null ? null : Hdr.Encode(s.Histogram),
     }).ToArray());
 
     /// <summary>The "Fault windows" table (plain mode too).</summary>

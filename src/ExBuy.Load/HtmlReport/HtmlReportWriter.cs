@@ -117,7 +117,9 @@ public static class HtmlReportWriter
             ["server_metrics"] = Copy(r["server_metrics"]),
             // Fault windows ({start_s, end_s, label, rules, applied_at, error, stats}, seconds from the start of the measured phase) and
             // the timeline they came from, when a result has them (run --faults).
-            ["faults"] = Copy(r["faults"]),
+            ["faults"] = r["faults"] is JsonArray windows
+                ? new JsonArray(windows.Select(w => { var c = w?.DeepClone(); (c as JsonObject)?.Remove("histogram"); return c; }).ToArray())
+                : null,
             ["fault_timeline"] = Copy(r["fault_timeline"]),
         };
     }

@@ -177,6 +177,8 @@
   }
 
   function correctnessBadge(c) {
+    if (c && c.verdict === "deferred") return el("span", { "class": "verdict none" }, ["correctness deferred to merge (shard)"]);
+    if (c && c.verdict === "UNVERIFIABLE") return el("span", { "class": "verdict none" }, ["correctness unverifiable"]);
     if (!c || !c.checked) return el("span", { "class": "verdict none" }, ["correctness not checked"]);
     return el("span", { "class": "verdict " + (c.ok ? "ok" : "bad") }, ["correctness " + (c.ok ? "OK" : "VIOLATION")]);
   }

@@ -46,9 +46,21 @@ public sealed class ResultFile
     /// <summary>All operations: count, errors, rps and the total latency histogram.</summary>
     public OperationResult Totals { get; }
     public JsonObject? Correctness => Json["correctness"] as JsonObject;
-    /// <summary>"OK", "VIOLATION" or "not checked".</summary>
+    /// <summary>"OK", "VIOLATION" or "not checked"; a shard's "deferred" (to merge) and a shard merge's "UNVERIFIABLE" as recorded.</summary>
     public string CorrectnessVerdict => Correctness is not { } c ? "unknown"
+        : Str(c["verdict"]) is { } v ? v
         : c["checked"]?.GetValue<bool>() != true ? "not checked" : c["ok"]?.GetValue<bool>() == true ? "OK" : "VIOLATION";
+    /// <summary><c>run --shard i/n</c>: the shard (<c>shard</c>: index, count, start_at, seed, vu_offset, totals); null otherwise.</summary>
+    public JsonObject? Shard => Json["shard"] as JsonObject;
+    public int? ShardIndex => Shard is { } s ? (int)Long(s["index"]) : null;
+    public int? ShardCount => Shard is { } s ? (int)Long(s["count"]) : null;
+    /// <summary>"2/3", or "-" for a run that is not a shard.</summary>
+    public string ShardText => Shard is null ? "-" : $"{ShardIndex}/{ShardCount}";
+    /// <summary>A shard's ledger and snapshots (<c>ledger</c>), what `merge` verifies stock from; null otherwise.</summary>
+    public JsonObject? Ledger => Json["ledger"] as JsonObject;
+    /// <summary>Wall-clock bounds of the measured phase (<c>measured_start_at</c>/<c>_end_at</c>; older files: finished_at − duration_s).</summary>
+    public DateTimeOffset? MeasuredStartAt => Time(Json["measured_start_at"]) ?? MeasuredStart;
+    public DateTimeOffset? MeasuredEndAt => Time(Json["measured_end_at"]) ?? FinishedAt;
     /// <summary>"pass", "violation", "thresholds crossed" (or what the file says).</summary>
     public string Verdict => Str(Json["verdict"]) ?? "unknown";
     public JsonArray Thresholds => Json["thresholds"] as JsonArray ?? [];
@@ -169,7 +181,7 @@ public sealed class ResultFile
 
     internal static long Long(JsonNode? n) => Num(n) is double d ? (long)Math.Round(d) : 0;
 
-    private static DateTimeOffset? Time(JsonNode? n) =>
+    internal static DateTimeOffset? Time(JsonNode? n) =>
         Str(n) is { } s && DateTimeOffset.TryParse(s, Inv, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var t) ? t : null;
 }
 

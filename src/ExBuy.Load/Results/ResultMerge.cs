@@ -19,8 +19,11 @@ public static class ResultMerge
         "merged: each part's ledger verified stock against its own writes only; the stock checks hold only if each process owned its products " +
         "(no two parts wrote to the same product); with shared products a part's OK or VIOLATION says nothing about the combined run";
 
-    /// <summary>Why parts may not be merged (different scenarios or targets, one run twice); <c>--force</c> overrides.</summary>
-    public static List<string> Conflicts(IReadOnlyList<ResultFile> parts)
+    /// <summary>Why parts may not be merged (different scenarios or targets, one run twice; shards missing, twice or of different runs); <c>--force</c> overrides.</summary>
+    public static List<string> Conflicts(IReadOnlyList<ResultFile> parts) => [.. AllConflicts(parts).Select(c => c.Text)];
+
+    /// <summary>Every conflict, and whether it leaves the shards' ledgers unusable (a run counted twice, a shard missing or twice).</summary>
+    private static List<(string Text, bool BreaksLedgers)> AllConflicts(IReadOnlyList<ResultFile> parts)
     {
         var problems = new List<string>();
         var scenarios = parts.Select(p => p.Scenario).Distinct(StringComparer.Ordinal).ToList();
@@ -30,9 +33,14 @@ public static class ResultMerge
         // A run given twice, or given next to a merged file that already holds it, would be counted twice.
         var holders = parts.SelectMany(p => p.MergedFrom.Append(p.RunId).Distinct().Select(id => (Id: id, Part: p)))
             .GroupBy(x => x.Id, StringComparer.Ordinal).Where(g => g.Count() > 1);
+        var twice = new List<string>();
         foreach (var g in holders)
-            problems.Add($"run {g.Key} is in {string.Join(" and ", g.Select(x => x.Part.Path))} (it would be counted twice)");
-        return problems;
+            twice.Add($"run {g.Key} is in {string.Join(" and ", g.Select(x => x.Part.Path))} (it would be counted twice)");
+        return
+        [
+            .. problems.Concat(ShardMerge.PlanProblems(parts)).Select(p => (p, false)),
+            .. twice.Concat(ShardMerge.StructureProblems(parts)).Select(p => (p, true)),
+        ];
     }
 
     private static JsonObject LatencyJson(HistogramBase h) => new()
@@ -50,14 +58,29 @@ public static class ResultMerge
         return sum;
     }
 
-    /// <summary>The merged result. Throws <see cref="ResultFileException"/> on <see cref="Conflicts"/> unless <paramref name="force"/>.</summary>
-    public static JsonObject Merge(IReadOnlyList<ResultFile> parts, bool force, DateTimeOffset now)
+    /// <summary>
+    /// The merged result. Throws <see cref="ResultFileException"/> on <see cref="Conflicts"/> unless <paramref name="force"/>.
+    /// Shard results (<c>run --shard i/n</c>) get rps over their common window and a correctness verdict from their added ledgers
+    /// (<see cref="ShardMerge"/>), with <paramref name="endSnapshot"/> (merge --base-url) as the end stock when given.
+    /// </summary>
+    public static JsonObject Merge(IReadOnlyList<ResultFile> parts, bool force, DateTimeOffset now, EndSnapshot? endSnapshot = null)
     {
-        if (parts.Count < 2) throw new ResultFileException("merge needs at least two result files");
-        var conflicts = Conflicts(parts);
+        var sharded = parts.Any(p => p.Shard is not null);
+        if (parts.Count < 2 && !sharded) throw new ResultFileException("merge needs at least two result files (or every shard of a run)");
+        var found = AllConflicts(parts);
+        var conflicts = found.Select(c => c.Text).ToList();
         if (conflicts.Count > 0 && !force)
             throw new ResultFileException($"refusing to merge ({string.Join("; ", conflicts)}); --force merges anyway");
         var first = parts[0];
+
+        // Shards ran together: rates are counts over their common window (first measured start to last measured end), not sums of rates.
+        double? window = null;
+        if (sharded && parts.All(p => p.MeasuredStartAt is not null && p.MeasuredEndAt is not null))
+        {
+            var span = (parts.Max(p => p.MeasuredEndAt!.Value) - parts.Min(p => p.MeasuredStartAt!.Value)).TotalSeconds;
+            if (span > 0) window = span;
+        }
+        double Rps(long n, IEnumerable<double> rates) => window is double w ? n / w : rates.Sum();
 
         // Operations: union of keys, everything summed, histograms added.
         var ops = new JsonObject();
@@ -83,7 +106,7 @@ public static class ResultMerge
                 ["operation"] = mine[0].Operation,
                 ["optimize"] = mine[0].Json["optimize"]?.DeepClone(),
                 ["count"] = count,
-                ["rps"] = R(mine.Sum(o => o.Rps)),
+                ["rps"] = R(Rps(count, mine.Select(o => o.Rps))),
                 ["errors"] = errors,
                 ["error_rate"] = count == 0 ? 0 : R((double)errors / count),
                 ["expect"] = new JsonArray(mine.SelectMany(o => o.Expect).Distinct().Order().Select(e => (JsonNode)e).ToArray()),
@@ -101,10 +124,11 @@ public static class ResultMerge
         var startedAt = parts.Select(p => p.StartedAt).Where(t => t is not null).Min() ?? now;
         var finishedAt = parts.Select(p => p.FinishedAt).Where(t => t is not null).Max() ?? now;
         var duration = parts.Max(p => p.DurationSeconds);
+        if (window is double common) duration = common;
 
         var (series, seriesNote) = MergeSeries(parts);
 
-        // Correctness: OK only if every part is OK.
+        // Correctness: shards from their added ledgers; other parts: OK only if every part is OK.
         var cs = parts.Select(p => p.Correctness ?? new JsonObject()).ToList();
         bool B(JsonObject c, string n) => c[n] is JsonValue v && v.TryGetValue<bool>(out var b) && b;
         long L(string n) => cs.Sum(c => ResultFile.Long(c[n]));
@@ -112,7 +136,9 @@ public static class ResultMerge
             v is JsonObject o ? (JsonNode)Tag(o, p.RunId) : JsonValue.Create($"{p.RunId}: {v?.ToJsonString().Trim('"')}"))).ToArray());
         var anyChecked = cs.Any(c => B(c, "checked"));
         var ok = cs.All(c => B(c, "ok") || !B(c, "checked"));
-        var correctness = new JsonObject
+        var correctness = sharded
+            ? ShardMerge.Correctness(parts, endSnapshot, force ? found.Where(c => c.BreaksLedgers).Select(c => c.Text).ToList() : new List<string>())
+            : new JsonObject
         {
             ["checked"] = anyChecked, ["ok"] = ok, ["products"] = L("products"), ["verified"] = L("verified"), ["unverifiable"] = L("unverifiable"),
             ["orders_placed"] = L("orders_placed"), ["unknown_writes"] = L("unknown_writes"),
@@ -124,6 +150,7 @@ public static class ResultMerge
             ["note"] = anyChecked ? LedgerNote : "not checked in any part",
         };
 
+        if (sharded) ok = correctness["ok"]?.GetValue<bool>() != false;
         var thresholds = new JsonArray(parts.SelectMany(p => p.Thresholds.OfType<JsonObject>().Select(t => (JsonNode)Tag(t, p.RunId))).ToArray());
         var crossed = thresholds.OfType<JsonObject>().Any(t => t["passed"] is JsonValue v && v.TryGetValue<bool>(out var passed) && !passed);
         var verdict = !ok ? "violation" : crossed ? "thresholds crossed" : "pass";
@@ -136,14 +163,20 @@ public static class ResultMerge
         config["rate"] = open ? parts.Sum(p => ResultFile.Num(p.Config["rate"]) ?? 0) : null;
         config["max_vus"] = open ? parts.Sum(p => ResultFile.Long(p.Config["max_vus"])) : null;
         config["duration_s"] = parts.Max(p => ResultFile.Num(p.Config["duration_s"]) ?? 0);
-        config["seed"] = null;
+        var seeds = parts.Select(p => p.Config["seed"]?.ToJsonString()).Distinct().ToList();
+        config["seed"] = sharded && seeds.Count == 1 ? first.Config["seed"]?.DeepClone() : null;
         config["merged"] = true;
+        if (sharded)
+        {
+            config["shards"] = parts[0].ShardCount;
+            config["start_at"] = parts[0].Shard?["start_at"]?.DeepClone();
+        }
         config["forced"] = force && conflicts.Count > 0 ? new JsonArray(conflicts.Select(c => (JsonNode)c).ToArray()) : null;
         config["parts"] = new JsonArray(parts.Select(p => (JsonNode)new JsonObject
         {
             ["run_id"] = p.RunId, ["file"] = p.Path, ["scenario"] = p.Scenario, ["base_url"] = p.TargetUrl, ["model"] = p.Config["model"]?.DeepClone(),
             ["vus"] = p.Config["vus"]?.DeepClone(), ["rate"] = p.Config["rate"]?.DeepClone(), ["max_vus"] = p.Config["max_vus"]?.DeepClone(),
-            ["seed"] = p.Config["seed"]?.DeepClone(), ["started_at"] = p.Json["started_at"]?.DeepClone(), ["duration_s"] = p.DurationSeconds,
+            ["seed"] = p.Config["seed"]?.DeepClone(), ["shard"] = p.Shard is null ? null : p.ShardText, ["started_at"] = p.Json["started_at"]?.DeepClone(), ["duration_s"] = p.DurationSeconds,
             ["count"] = p.Totals.Count, ["verdict"] = p.Verdict, ["runner"] = p.Json["runner"]?.DeepClone(), ["target_info"] = p.TargetInfo?.DeepClone(),
         }).ToArray());
 
@@ -165,7 +198,7 @@ public static class ResultMerge
         var runner = first.Json["runner"]?.DeepClone() as JsonObject ?? [];
         runner["merged_by"] = "exbuy-load merge";
         runner["cores"] = parts.Sum(p => ResultFile.Long(p.Json["runner"]?["cores"]));
-        return new JsonObject
+        var merged = new JsonObject
         {
             ["schema"] = ResultFile.SchemaName,
             ["run_id"] = $"{first.Scenario}-merged-{now.UtcDateTime.ToString("yyyyMMdd'T'HHmmss'Z'", Inv)}-{parts.Count}",
@@ -182,7 +215,7 @@ public static class ResultMerge
             ["duration_s"] = R(duration),
             ["totals"] = new JsonObject
             {
-                ["count"] = totalCount, ["rps"] = R(parts.Sum(p => p.Totals.Rps)), ["errors"] = totalErrors,
+                ["count"] = totalCount, ["rps"] = R(Rps(totalCount, parts.Select(p => p.Totals.Rps))), ["errors"] = totalErrors,
                 ["error_rate"] = totalCount == 0 ? 0 : R((double)totalErrors / totalCount),
                 ["latency_ms"] = LatencyJson(all),
                 ["histogram"] = Hdr.Encode(all),
@@ -190,13 +223,39 @@ public static class ResultMerge
             ["open_model"] = openModel,
             ["series"] = series,
             ["series_note"] = seriesNote,
-            ["rates_note"] = "rps are sums over the parts (they ran at the same time); duration_s is the longest part's",
+            ["rates_note"] = window is double win
+                ? string.Create(Inv, $"rps = count ÷ the shards' common window ({win:0.###} s, from the first shard's measured start to the last one's measured end); duration_s is that window")
+                : "rps are sums over the parts (they ran at the same time); duration_s is the longest part's",
             ["operations"] = ops,
             ["correctness"] = correctness,
             ["thresholds"] = thresholds,
             ["verdict"] = verdict,
             ["exit_code"] = !ok ? 1 : crossed ? 99 : 0,
         };
+        if (sharded)
+        {
+            var starts = parts.Select(p => p.MeasuredStartAt).OfType<DateTimeOffset>().ToList();
+            merged["shards"] = new JsonObject
+            {
+                ["count"] = parts[0].ShardCount, ["given"] = new JsonArray(parts.Select(p => (JsonNode)p.ShardText).ToArray()),
+                ["start_at"] = parts[0].Shard?["start_at"]?.DeepClone(),
+                ["measured_start_spread_s"] = starts.Count > 0 ? R((starts.Max() - starts.Min()).TotalSeconds) : null,
+                ["window_s"] = window is double w ? R(w) : null,
+            };
+            if (starts.Count > 0) merged["measured_start_at"] = starts.Min().UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", Inv);
+            if (parts.Select(p => p.MeasuredEndAt).OfType<DateTimeOffset>().ToList() is { Count: > 0 } ends)
+                merged["measured_end_at"] = ends.Max().UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", Inv);
+            var (faults, faultsNote) = ShardMerge.FaultWindows(parts);
+            if (faults is not null)
+            {
+                merged["faults"] = faults;
+                var timeline = parts[0].Json["fault_timeline"]?.DeepClone() as JsonObject ?? [];
+                timeline["straddled"] = parts.Sum(p => ResultFile.Long(p.Json["fault_timeline"]?["straddled"]));
+                merged["fault_timeline"] = timeline;
+            }
+            if (faultsNote is not null) merged["faults_note"] = faultsNote;
+        }
+        return merged;
     }
 
     private static JsonObject Tag(JsonObject o, string runId)

@@ -72,6 +72,11 @@ public sealed class ComposeTests
             ["grafana"] = "127.0.0.1:3000:3000/tcp",
             ["load"] = "",
             ["k6"] = "",
+            ["db-standby"] = "",
+            ["pgbouncer"] = "",
+            ["web-1"] = "",
+            ["web-2"] = "",
+            ["haproxy"] = "127.0.0.1:8080:8080/tcp 127.0.0.1:8404:8404/tcp",
         }, published);
     }
 
@@ -85,11 +90,12 @@ public sealed class ComposeTests
     {
         using var empty = Compose.EmptyEnvFile();
         var config = await Compose.ConfigAsync(empty.Path, Compose.ProfileServices.Keys, Ct);
-        Assert.Equal(["grafana-data", "pgdata", "prometheus-data", "uploads"],
+        Assert.Equal(["grafana-data", "pgdata", "pgdata-standby", "prometheus-data", "uploads"],
             config["volumes"]!.AsObject().Select(v => v.Key).Order(StringComparer.Ordinal));
 
         var services = config["services"]!.AsObject();
         Assert.Contains("pgdata:/var/lib/postgresql/data", Mounts(services["db"]!));
+        Assert.Contains("pgdata-standby:/var/lib/postgresql/data", Mounts(services["db-standby"]!));
         foreach (var web in Compose.ExBuyServices.Where(s => s != "migrate"))
         {
             Assert.Contains("uploads:/app/data/uploads", Mounts(services[web]!));
@@ -113,6 +119,10 @@ public sealed class ComposeTests
         var binds = services.SelectMany(s => Mounts(s.Value!)).Where(m => m.StartsWith("./", StringComparison.Ordinal)).ToList();
         Assert.Contains("./deploy/prometheus/prometheus.compose.yml:/etc/prometheus/prometheus.yml", binds);
         Assert.Contains("./deploy/grafana/dashboards:/var/lib/grafana/dashboards/exbuy", binds);
+        Assert.Contains("./deploy/scale-out/haproxy.cfg:/usr/local/etc/haproxy/haproxy.cfg", binds);
+        Assert.Contains("./deploy/scale-out/primary-init.sh:/docker-entrypoint-initdb.d/scale-out-primary.sh", binds);
+        Assert.Contains("./deploy/scale-out:/etc/postgresql/scale-out", binds);
+        Assert.Contains("./deploy/scale-out:/etc/pgbouncer/scale-out", binds);
         foreach (var source in binds.Select(b => b.Split(':')[0]).Where(s => s != "./results"))
         {
             Assert.True(File.Exists(Repo.File(source)) || Directory.Exists(Repo.File(source)), $"{Compose.File} mounts {source}, which does not exist");
@@ -150,6 +160,84 @@ public sealed class ComposeTests
 
         Assert.Equal("service_healthy", (string)services["load"]!["depends_on"]!["web"]!["condition"]!);
         Assert.Equal("service_healthy", (string)services["postgres-exporter"]!["depends_on"]!["db"]!["condition"]!);
+
+        // Scale-out: the standby clones a healthy primary; the replicas wait for the standby and PgBouncer too; HAProxy
+        // for both replicas. Each has a health check of its own.
+        Assert.Equal("service_healthy", (string)services["db-standby"]!["depends_on"]!["db"]!["condition"]!);
+        Assert.Equal("service_healthy", (string)services["pgbouncer"]!["depends_on"]!["db"]!["condition"]!);
+        foreach (var replica in Compose.ScaleOutReplicas)
+        {
+            Assert.Equal("service_healthy", (string)services[replica]!["depends_on"]!["db-standby"]!["condition"]!);
+            Assert.Equal("service_healthy", (string)services[replica]!["depends_on"]!["pgbouncer"]!["condition"]!);
+            Assert.Equal("service_healthy", (string)services["haproxy"]!["depends_on"]![replica]!["condition"]!);
+        }
+        foreach (var name in new[] { "db-standby", "pgbouncer", "haproxy" })
+        {
+            var test = services[name]!["healthcheck"]?["test"]?.AsArray().Select(t => (string)t!).ToArray();
+            Assert.True(test is { Length: > 1 } && test[0] is "CMD" or "CMD-SHELL", $"{name} has no health check command");
+        }
+        Assert.Contains("pg_isready", string.Join(' ', services["db-standby"]!["healthcheck"]!["test"]!.AsArray().Select(t => (string)t!)),
+            StringComparison.Ordinal);
+        Assert.Equal(["CMD", "pg_isready", "-h", "127.0.0.1", "-p", "6432"],
+            services["pgbouncer"]!["healthcheck"]!["test"]!.AsArray().Select(t => (string)t!));
+    }
+
+    [Fact]
+    public async Task TheScaleOutReplicasDifferFromWebByTheirTopologySettingsOnly()
+    {
+        using var empty = Compose.EmptyEnvFile();
+        var services = (await Compose.ConfigAsync(empty.Path, Compose.ProfileServices.Keys, Ct))["services"]!.AsObject();
+        var web = Environment(services["web"]!);
+        var expected = new Dictionary<string, string>
+        {
+            ["DB_HOST"] = "pgbouncer",
+            ["DB_PORT"] = "6432",
+            ["DB_PGBOUNCER"] = "true",
+            ["DB_READ_HOSTS"] = "db-standby:5432",
+            ["SHUTDOWN_DELAY"] = "3s",
+        };
+        foreach (var replica in Compose.ScaleOutReplicas)
+        {
+            Assert.Equal(expected, Difference(Environment(services[replica]!), web));
+            Assert.Contains("uploads:/app/data/uploads", Mounts(services[replica]!));
+        }
+        // The drain fits in Docker's stop grace (10 s by default): SHUTDOWN_TIMEOUT includes SHUTDOWN_DELAY.
+        Assert.Equal("8s", web["SHUTDOWN_TIMEOUT"]);
+        Assert.Equal("0", web["SHUTDOWN_DELAY"]);
+
+        // PgBouncer and HAProxy point at the compose services, on the ports those listen on.
+        var bouncer = Environment(services["pgbouncer"]!);
+        Assert.Equal(("db", "5432", "6432"), (bouncer["PG_PRIMARY_HOST"], bouncer["PG_PRIMARY_PORT"], bouncer["PGBOUNCER_PORT"]));
+        var haproxy = Environment(services["haproxy"]!);
+        Assert.Equal(["web-1:8000", "web-2:8000"], new[] { haproxy["EXBUY_SERVER_1"], haproxy["EXBUY_SERVER_2"] });
+        Assert.Equal(":8080", haproxy["EXBUY_BIND"]);
+        Assert.Equal(":8404", haproxy["HAPROXY_STATS_BIND"]);
+        var standby = Environment(services["db-standby"]!);
+        Assert.Equal("db", standby["PRIMARY_HOST"]);
+    }
+
+    [Fact]
+    public async Task TheScaleOutServicesGetEveryVariableTheirConfigurationFilesName()
+    {
+        // haproxy.cfg is expanded by HAProxy from its environment, pgbouncer.ini and userlist.txt by render-config.sh:
+        // a name missing from the service's environment would stop it at start.
+        using var empty = Compose.EmptyEnvFile();
+        var services = (await Compose.ConfigAsync(empty.Path, ["scale-out"], Ct))["services"]!.AsObject();
+        foreach (var (service, files) in new[]
+        {
+            ("haproxy", new[] { "deploy/scale-out/haproxy.cfg" }),
+            ("pgbouncer", new[] { "deploy/scale-out/pgbouncer.ini", "deploy/scale-out/userlist.txt" }),
+        })
+        {
+            var environment = Environment(services[service]!);
+            foreach (var file in files)
+            {
+                var names = ScaleOut.ScaleOutFiles.Placeholders(file);
+                Assert.NotEmpty(names);
+                var missing = names.Where(n => !environment.ContainsKey(n)).ToList();
+                Assert.True(missing.Count == 0, $"{Compose.File}: {service} does not set {string.Join(", ", missing)}, which {file} needs");
+            }
+        }
     }
 
     [Fact]

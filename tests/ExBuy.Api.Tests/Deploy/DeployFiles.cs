@@ -125,12 +125,16 @@ public static partial class Compose
         ["jit"] = ["web-jit"],
         ["load"] = ["load"],
         ["k6"] = ["k6"],
+        ["scale-out"] = ["db-standby", "pgbouncer", "web-1", "web-2", "haproxy"],
     };
 
     public static readonly string[] DefaultServices = ["db", "migrate", "web"];
 
     /// <summary>The services that run the API image (the Dockerfile's `api` target).</summary>
-    public static readonly string[] ExBuyServices = ["migrate", "web", "web-sync", "web-workers", "web-jit"];
+    public static readonly string[] ExBuyServices = ["migrate", "web", "web-sync", "web-workers", "web-jit", "web-1", "web-2"];
+
+    /// <summary>The scale-out profile's ExBuy replicas (behind its HAProxy).</summary>
+    public static readonly string[] ScaleOutReplicas = ["web-1", "web-2"];
 
     public static string Text => System.IO.File.ReadAllText(Repo.File(File));
 

@@ -91,7 +91,7 @@ public sealed class ExBuyServer : IAsyncDisposable
         foreach (var key in new[] { "METRICS", "LOG_FORMAT", "ACCESS_LOG", "LOG_LEVEL", "DB_LOG_LEVEL", "OTEL_EXPORTER_OTLP_ENDPOINT", "ASPNETCORE_URLS",
             "SERVER_MODE", "THREADS", "WORKERS", "GC_MODE", "DB_POOL_MIN", "DB_AUTO_PREPARE", "DB_MULTIPLEXING", "DB_OPTIONS", "ADMIN_TOKEN",
             "FAULTS", "FAULT_SEED", "FAULT_ROUTES", "FAULT_DELAY", "FAULT_DB_DELAY", "FAULT_ERROR", "DOTNET_gcServer", "DOTNET_GCDynamicAdaptationMode",
-            "DB_POOL_TIMEOUT", "DB_STATEMENT_TIMEOUT", "SHUTDOWN_TIMEOUT" })
+            "DB_POOL_TIMEOUT", "DB_STATEMENT_TIMEOUT", "SHUTDOWN_TIMEOUT", "SHUTDOWN_DELAY", "DB_READ_HOSTS", "DB_PGBOUNCER" })
         {
             psi.Environment.Remove(key);
         }

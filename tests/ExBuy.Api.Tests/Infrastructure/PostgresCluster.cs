@@ -18,6 +18,12 @@ public sealed class PostgresCluster : IAsyncLifetime
     private string? _startOptions;
 
     public int Port { get; private set; }
+
+    /// <summary>Server settings added to the defaults, e.g. <c>-c synchronous_standby_names=standby</c>.</summary>
+    public string ExtraOptions { get; init; } = "";
+
+    /// <summary>The data directory (for pg_ctl and pg_basebackup).</summary>
+    public string DataDir => Path.Combine(_dataDir!, "data");
     public string? UnavailableReason { get; private set; }
 
     public static bool InCi => string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase);
@@ -41,13 +47,42 @@ public sealed class PostgresCluster : IAsyncLifetime
         Port = FreePort();
         var pgData = Path.Combine(_dataDir, "data");
         await RunPgAsync(asRoot, "initdb", $"-D {pgData} -U postgres --auth=trust --encoding=UTF8 --locale=C.UTF-8 --no-sync");
-        var opts = $"-p {Port} -k {_dataDir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off "
-            + "-c full_page_writes=off -c max_connections=300 -c shared_buffers=128MB "
-            // pg_stat_statements: the query-count verification compares what PostgreSQL ran with X-Query-Count.
-            + "-c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all";
-        _startOptions = opts;
+        _startOptions = StartOptions("");
         await StartAsync();
     }
+
+    private string StartOptions(string more) =>
+        $"-p {Port} -k {_dataDir} -c listen_addresses=127.0.0.1 -c fsync=off "
+        // Commits wait for the local WAL flush only when a synchronous standby is named (then for the standby too).
+        + (ExtraOptions.Contains("synchronous_standby_names", StringComparison.Ordinal) ? "" : "-c synchronous_commit=off ")
+        + "-c full_page_writes=off -c max_connections=300 -c shared_buffers=128MB "
+        // pg_stat_statements: the query-count verification compares what PostgreSQL ran with X-Query-Count.
+        + "-c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all " + ExtraOptions + more;
+
+    /// <summary>
+    /// A hot standby of this cluster, streaming from it: <c>pg_basebackup -R</c> into a new directory, started on a free
+    /// port. Its walreceiver reports <paramref name="name"/> as application_name (pg_stat_replication, and what
+    /// synchronous_standby_names names). Dispose it like any cluster.
+    /// </summary>
+    public async Task<PostgresCluster> CreateStandbyAsync(string name)
+    {
+        var standby = new PostgresCluster { _binDir = _binDir, ExtraOptions = "" };
+        standby._dataDir = Path.Combine(Path.GetTempPath(), "exbuy-pg-" + Guid.NewGuid().ToString("N")[..12]);
+        Directory.CreateDirectory(standby._dataDir);
+        if (IsRoot)
+        {
+            await RunAsync("chown", $"{RunAsUser} {standby._dataDir}");
+        }
+        standby.Port = FreePort();
+        await RunPgAsync(IsRoot, "pg_basebackup",
+            $"-h 127.0.0.1 -p {Port} -U postgres -D {standby.DataDir} -R -X stream --checkpoint=fast --no-sync");
+        standby._startOptions = standby.StartOptions($" -c cluster_name={name} -c hot_standby=on -c hot_standby_feedback=on");
+        await standby.StartAsync();
+        return standby;
+    }
+
+    /// <summary>Promotes this standby to a primary (pg_ctl promote, waiting until it accepts writes).</summary>
+    public Task PromoteAsync() => RunPgAsync(IsRoot, "pg_ctl", $"-D {DataDir} -w -t 60 promote");
 
     /// <summary>Starts the (stopped) server again on the same port and data; waits until it accepts connections.</summary>
     public Task StartAsync() => RunPgAsync(IsRoot, "pg_ctl",

@@ -48,6 +48,40 @@ public abstract class ServerLimitsTests(string engine, PostgresCluster cluster) 
     }
 
     [Fact]
+    public async Task Sigterm_with_SHUTDOWN_DELAY_keeps_serving_with_readiness_at_503_and_connections_closing_then_exits_zero()
+    {
+        var server = await StartAsync(new() { ["SHUTDOWN_DELAY"] = "2s", ["SHUTDOWN_TIMEOUT"] = "8s" });
+        var info = JsonNode.Parse(await server.Client.GetStringAsync("/api/info", Ct))!;
+        Assert.Equal(2.0, (double)info["http"]!["shutdown_delay_s"]!);
+        using var client = new HttpClient { BaseAddress = new Uri(server.BaseUrl), Timeout = TimeSpan.FromSeconds(10) };
+        using (var before = await client.GetAsync("/api/products/1", Ct))
+        {
+            Assert.Equal(HttpStatusCode.OK, before.StatusCode);
+            Assert.False(before.Headers.ConnectionClose ?? false);
+        }
+        var clock = Stopwatch.StartNew();
+        Assert.Equal(0, Signals.Send(server.Pid, Signals.SigTerm));
+        await Task.Delay(300, Ct);
+        // Draining: a load balancer's health check sees 503, every other request is still served, and each response
+        // asks the client to close its connection, so kept-alive connections end with their current request.
+        using (var ready = await client.GetAsync("/api/health/ready", Ct))
+        {
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, ready.StatusCode);
+            Assert.Equal("draining", (string?)JsonNode.Parse(await ready.Content.ReadAsStringAsync(Ct))!["status"]);
+        }
+        for (var i = 0; i < 5; i++)
+        {
+            using var served = await client.GetAsync($"/api/products/{i + 1}", Ct);
+            Assert.Equal(HttpStatusCode.OK, served.StatusCode);
+            Assert.True(served.Headers.ConnectionClose, "a response while draining carries Connection: close");
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(1.8), $"still draining at {clock.Elapsed}");
+        }
+        // After the delay the listener closes and the process exits 0, within the delay plus a normal drain.
+        Assert.Equal(0, await server.WaitForExitAsync(TimeSpan.FromSeconds(15), Ct));
+        Assert.InRange(clock.Elapsed, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(6));
+    }
+
+    [Fact]
     public async Task A_request_past_SHUTDOWN_TIMEOUT_is_aborted_and_its_write_rolled_back_and_the_exit_is_still_zero()
     {
         var server = await StartAsync(new() { ["SHUTDOWN_TIMEOUT"] = "1s" });

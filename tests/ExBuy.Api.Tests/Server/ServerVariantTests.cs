@@ -111,7 +111,8 @@ public abstract class ServerVariantTests(string engine, PostgresCluster cluster)
         var pool = info.GetProperty("db_pool");
         if (IsPostgres)
         {
-            Assert.Equal(environment.ContainsKey("DB_POOL_MIN") ? 2 : 0, pool.GetProperty("min").GetInt32());
+            // Unset, the pool is fixed-size: its minimum is its maximum (no pruning storms).
+            Assert.Equal(environment.ContainsKey("DB_POOL_MIN") ? 2 : pool.GetProperty("max").GetInt32(), pool.GetProperty("min").GetInt32());
             Assert.Equal(environment.ContainsKey("DB_AUTO_PREPARE") ? 0 : 64, pool.GetProperty("auto_prepare").GetInt32());
             Assert.Equal(environment.ContainsKey("DB_MULTIPLEXING"), pool.GetProperty("multiplexing").GetBoolean());
         }
@@ -317,6 +318,9 @@ public abstract class ServerVariantTests(string engine, PostgresCluster cluster)
     [InlineData("SHUTDOWN_TIMEOUT", "11m", "SHUTDOWN_TIMEOUT='11m' is not a duration")]
     [InlineData("DB_POOL_TIMEOUT", "0", "DB_POOL_TIMEOUT=0 is out of range")]
     [InlineData("DB_STATEMENT_TIMEOUT", "2h", "DB_STATEMENT_TIMEOUT='2h' is not a duration")]
+    [InlineData("SHUTDOWN_DELAY", "8s", "SHUTDOWN_DELAY='8s' must be 0 or less than SHUTDOWN_TIMEOUT (8 s)")]
+    [InlineData("DB_READ_HOSTS", "standby:99999", "'standby:99999' in DB_READ_HOSTS is not host[:port] with a port in 1..65535")]
+    [InlineData("DB_PGBOUNCER", "maybe", "DB_PGBOUNCER='maybe' is not a boolean")]
     public async Task BadValueIsOneLineAndANonZeroExit(string key, string value, string message)
     {
         var environment = new Dictionary<string, string> { [key] = value };

@@ -81,10 +81,14 @@ public sealed class ExBuyExceptionHandler(IProblemDetailsService problems, Datab
         }
     }
 
-    /// <summary>"$.items[1].quantity" → "items[1].quantity"; the root → "body".</summary>
+    /// <summary>
+    /// "$.items[1].quantity" → "items[1].quantity"; the root → "body". So is a path through a member name that was not
+    /// valid Unicode (the reader shows it with U+FFFD): echoed back, it would name a field the client never sent.
+    /// </summary>
     internal static string FieldPath(string? path) => path switch
     {
         null or "" or "$" => "body",
+        _ when path.Contains('\uFFFD') => "body",
         _ when path.StartsWith("$.", StringComparison.Ordinal) => path[2..],
         _ when path.StartsWith('$') => path[1..],
         _ => path,

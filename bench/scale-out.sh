@@ -11,7 +11,7 @@
 #      Write downtime (from the first failed order to the first acknowledged one after it, measured by a probe that
 #      places orders on a product of its own), 503s, other 5xx (must be 0), the runner's correctness verdict and the
 #      probe's orders acknowledged with 201 but missing on the promoted standby (must be 0 with synchronous replication).
-#   bench/scale-out.sh                  # 30 s per phase, 40 s per drill, 16 VUs, small preset (about 12 minutes)
+#   bench/scale-out.sh                  # 30 s per phase, 40 s per drill, 16 VUs, small preset (about 7 minutes on 2 cores)
 #   QUICK=1 bench/scale-out.sh          # a short check: 8 s per phase, 20 s per drill, 8 VUs (about 4 minutes)
 # Knobs: DURATION (s per phase, 5..600, default 30) WARMUP (s, 0..60, default 5) DRILL_DURATION (s, 10..600, default 40)
 #   VUS (1..1000, default 16) POOL (each replica's DB_POOL_MAX, 1..200, default 32) PROBE_CLIENTS (1..16, default 2)
